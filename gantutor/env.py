@@ -1,0 +1,68 @@
+"""Where the code runs: device choice, seeds, the notebook budget, Colab detection."""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+
+import numpy as np
+import torch
+
+FAST_ENV = "GANTUTOR_FAST"
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """Turn ``"auto"`` into CUDA, then Apple MPS, then CPU; pass anything else through."""
+    if isinstance(device, torch.device):
+        return device
+    if device != "auto":
+        dev = torch.device(device)
+        if dev.type == "cuda" and not torch.cuda.is_available():
+            from .errors import GantutorError
+
+            raise GantutorError(
+                f"device {device!r} was asked for but CUDA is not available here; "
+                "use --device auto (or cpu)"
+            )
+        return dev
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and PyTorch (all devices) so a run repeats on the same machine."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def is_fast() -> bool:
+    """True when ``GANTUTOR_FAST`` is set to a true value (CI and nbval runs)."""
+    return os.environ.get(FAST_ENV, "").strip().lower() not in ("", "0", "false", "no")
+
+
+def budget(full, fast):
+    """The full-run value, or the fast-run value when ``GANTUTOR_FAST=1``.
+
+    One call replaces every ``if FAST: ... else: ...`` block in the notebooks::
+
+        steps = gt.budget(full=3000, fast=150)
+    """
+    return fast if is_fast() else full
+
+
+def on_colab() -> bool:
+    """True inside a Google Colab kernel."""
+    return "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ
+
+
+def bf16_supported(device: torch.device) -> bool:
+    """Whether bf16 autocast is worth using on this device."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return device.type == "cpu"
