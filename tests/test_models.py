@@ -1,0 +1,65 @@
+"""Shapes, logits, packing, conditioning, spectral norm, rebuilding from a spec."""
+
+import pytest
+import torch
+
+from gantutor import models
+from gantutor.errors import GantutorError
+
+
+def test_classic_mlp_sizes():
+    G, D = models.build_gan("mlp", (1, 28, 28))
+    g_sizes = [m.out_features for m in G.modules() if isinstance(m, torch.nn.Linear)]
+    d_sizes = [m.out_features for m in D.modules() if isinstance(m, torch.nn.Linear)]
+    assert g_sizes == [256, 512, 784] and G.net[0].in_features == 100
+    assert d_sizes == [512, 256, 1] and D.net[0].in_features == 784
+    x = G(torch.randn(5, 100))
+    assert x.shape == (5, 1, 28, 28) and x.abs().max() <= 1
+    assert D(x).shape == (5,)
+
+
+@pytest.mark.parametrize("shape", [(1, 8, 8), (1, 28, 28), (3, 32, 32)])
+def test_dcgan_shapes_and_logits(shape):
+    G, D = models.build_gan("dcgan", shape)
+    x = G(torch.randn(4, 100))
+    assert x.shape == (4, *shape)
+    logits = D(x)
+    assert logits.shape == (4,)
+    assert not any(isinstance(m, torch.nn.Sigmoid) for m in D.modules())
+    assert not any(isinstance(m, (torch.nn.MaxPool2d, torch.nn.AvgPool2d))
+                   for m in D.modules())
+
+
+def test_dcgan_init_std():
+    G, _ = models.build_gan("dcgan", (1, 28, 28), width=64)
+    w = G.net[0].weight
+    assert abs(w.std().item() - 0.02) < 0.002
+
+
+def test_pack_and_conditional_and_spectral_norm():
+    G, D = models.build_gan("mlp", (1, 8, 8), num_classes=10, pack=4,
+                            spectral_norm=True)
+    y = torch.arange(8) % 10
+    x = G(torch.randn(8, 100), y)
+    assert D(x, y).shape == (2,)
+    assert any("parametrizations" in n for n, _ in D.named_parameters())
+    with pytest.raises(GantutorError, match="divisible"):
+        D(x[:6], y[:6])
+
+
+def test_rebuild_from_spec_gives_same_function():
+    G, D = models.build_gan("dcgan", (1, 8, 8), num_classes=10)
+    G2 = models.from_spec(G.spec)
+    G2.load_state_dict(G.state_dict())
+    G.eval(), G2.eval()
+    z, y = torch.randn(3, 100), torch.tensor([1, 2, 3])
+    assert torch.equal(G(z, y), G2(z, y))
+
+
+def test_bad_model_requests():
+    with pytest.raises(GantutorError, match="unknown model"):
+        models.build_gan("vae", (1, 28, 28))
+    with pytest.raises(GantutorError, match="needs images"):
+        models.build_gan("dcgan", (2,))
+    with pytest.raises(GantutorError, match="support"):
+        models.build_gan("dcgan", (1, 16, 16))
