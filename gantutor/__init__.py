@@ -7,7 +7,7 @@ reusable logic lives here, where the tests cover it.
 
 __version__ = "0.1.0"
 
-from . import data, losses, models, notebook, plot  # noqa: E402
+from . import data, losses, metrics, models, notebook, plot  # noqa: E402
 from .data import load_dataset  # noqa: E402
 from .env import budget, is_fast, on_colab, resolve_device, seed_everything  # noqa: E402
 from .errors import GantutorError  # noqa: E402
@@ -16,6 +16,7 @@ from .train import History, TrainConfig, load_generator, sample, train_gan  # no
 
 __all__ = [
     "budget", "build_gan", "data", "GantutorError", "History", "is_fast",
-    "load_dataset", "load_generator", "losses", "models", "notebook", "on_colab", "plot",
+    "load_dataset", "load_generator", "losses", "metrics", "models", "notebook",
+    "on_colab", "plot",
     "resolve_device", "sample", "seed_everything", "TrainConfig", "train_gan",
 ]
