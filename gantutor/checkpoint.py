@@ -45,7 +45,7 @@ def save_checkpoint(path: str | Path, state: dict) -> None:
     from . import __version__
 
     full = {"format": FORMAT, "format_version": FORMAT_VERSION,
-            "versions": {"gantutor": __version__, "torch": torch.__version__}, **state}
+            "versions": {"gantutor": __version__, "torch": str(torch.__version__)}, **state}
     atomic_write(path, lambda tmp: torch.save(full, tmp))
 
 
@@ -59,7 +59,9 @@ def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError,
             ValueError, OSError) as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
+        why = [ln for ln in lines if "error:" in ln.lower()] or lines or [repr(err)]
+        first = why[0]
         raise CorruptFileError(
             f"{path} is not a readable gantutor checkpoint ({first[:160]}). It may be "
             "truncated or another kind of file; train again or point to checkpoint.pt."

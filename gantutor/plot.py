@@ -46,13 +46,16 @@ def show_images(x, nrow=None, title=None, ax=None, figsize=None):
     return fig
 
 
-def save_image_grid(x, path, nrow=None, scale: int = 4) -> None:
-    """Write a grid of images in [-1, 1] to a PNG file (nearest-neighbour upscaled)."""
+def save_image_grid(x, path, nrow=None, scale: int | None = None) -> None:
+    """Write a grid of images in [-1, 1] to a PNG file, upscaled (nearest neighbour) so
+    each image is at least 56 pixels wide unless ``scale`` says otherwise."""
     from PIL import Image
 
     from .checkpoint import atomic_write
 
     grid = image_grid(x, nrow)
+    if scale is None:
+        scale = max(1, -(-56 // torch.as_tensor(x).shape[-1]))
     arr = (grid * 255).round().astype(np.uint8)
     if scale > 1:
         arr = arr.repeat(scale, axis=0).repeat(scale, axis=1)
