@@ -45,7 +45,8 @@ def save_checkpoint(path: str | Path, state: dict) -> None:
     from . import __version__
 
     full = {"format": FORMAT, "format_version": FORMAT_VERSION,
-            "versions": {"gantutor": __version__, "torch": str(torch.__version__)}, **state}
+            "versions": {"gantutor": __version__, "torch": str(torch.__version__)},
+            **state}
     atomic_write(path, lambda tmp: torch.save(full, tmp))
 
 
@@ -54,7 +55,8 @@ def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
     path = Path(path)
     if not path.is_file():
         raise GantutorError(f"checkpoint {path} does not exist; train first with "
-                            "`gantutor train --out FOLDER`, which writes FOLDER/checkpoint.pt")
+                            "`gantutor train --out FOLDER`, which writes "
+                            "FOLDER/checkpoint.pt")
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError,
@@ -67,9 +69,11 @@ def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
             "truncated or another kind of file; train again or point to checkpoint.pt."
         ) from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
-        raise CorruptFileError(f"{path} is a PyTorch file but not a gantutor checkpoint.")
+        raise CorruptFileError(
+            f"{path} is a PyTorch file but not a gantutor checkpoint.")
     if state.get("format_version", 0) > FORMAT_VERSION:
-        raise GantutorError(f"{path} was written by a newer gantutor; upgrade gantutor.")
+        raise GantutorError(
+            f"{path} was written by a newer gantutor; upgrade gantutor.")
     return state
 
 

@@ -16,8 +16,10 @@ from .errors import GantutorError
 # (name, module, one-line help). Modules are imported only when their command runs,
 # except for building --help, so `gantutor sample` does not pay for scikit-learn.
 COMMANDS = [
-    ("train", "gantutor.cmd_train", "train a GAN and write samples, curves, checkpoint"),
-    ("sample", "gantutor.cmd_train", "draw samples from a checkpoint into .png or .npy"),
+    ("train", "gantutor.cmd_train",
+     "train a GAN and write samples, curves, checkpoint"),
+    ("sample", "gantutor.cmd_train",
+     "draw samples from a checkpoint into .png or .npy"),
 ]
 
 
@@ -46,7 +48,8 @@ def main(argv=None) -> int:
         print(f"gantutor {args.command}: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"gantutor {args.command}: interrupted. Files written so far are complete; "
+        print(f"gantutor {args.command}: interrupted. Files written so far are "
+              "complete; "
               "a training run continues with --resume.", file=sys.stderr)
         return 130
     return int(result or 0)

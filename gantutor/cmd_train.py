@@ -115,7 +115,8 @@ def run_train(args) -> int:
         cfg.batch_size = len(data)
     ckpt = args.out / "checkpoint.pt"
     if ckpt.exists() and not args.resume:
-        raise GantutorError(f"{ckpt} exists already: add --resume to continue that run, "
+        raise GantutorError(f"{ckpt} exists already: add --resume to continue that "
+                            "run, "
                             "or choose another --out folder")
     print(f"model: {model}, G {count_parameters(G):,} and D {count_parameters(D):,} "
           f"parameters; loss {cfg.loss}; {cfg.steps} steps of batch {cfg.batch_size} "
@@ -149,7 +150,8 @@ def configure_sample(p: argparse.ArgumentParser) -> None:
                    help="checkpoint.pt written by gantutor train")
     p.add_argument("--n", type=int, default=64, help="number of samples")
     p.add_argument("--out", required=True, type=Path,
-                   help="output file: .png for a grid, .npy for an (N, C, H, W) float32 "
+                   help="output file: .png for a grid, .npy for an (N, C, H, W) "
+                        "float32 "
                         "array in [-1, 1]")
     p.add_argument("--label", type=int, default=None,
                    help="class to draw from (conditional models only)")

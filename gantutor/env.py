@@ -13,7 +13,7 @@ FAST_ENV = "GANTUTOR_FAST"
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """Turn ``"auto"`` into CUDA, then Apple MPS, then CPU; pass anything else through."""
+    """Turn ``"auto"`` into CUDA, then Apple MPS, then CPU; pass others through."""
     if isinstance(device, torch.device):
         return device
     if device != "auto":
@@ -35,7 +35,7 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
 
 
 def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and PyTorch (all devices) so a run repeats on the same machine."""
+    """Seed Python, NumPy and PyTorch (all devices): a run repeats on one machine."""
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)

@@ -9,7 +9,7 @@ which stays exact where sigmoid saturates. Every loss is a quantity to *minimise
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -22,17 +22,18 @@ def empirical_risk(model: Callable, loss: Callable, x: torch.Tensor,
     """L(θ) = 1/N Σ_i ℓ(M_θ(x_i), y_i), with ``loss`` returning per-example values."""
     per_example = loss(model(x), y)
     if per_example.dim() == 0:
-        raise GantutorError("empirical_risk needs a per-example loss (reduction='none')")
+        raise GantutorError(
+            "empirical_risk needs a per-example loss (reduction='none')")
     return per_example.mean()
 
 
 def bits_per_label(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Average log-loss in bits: 1/N Σ -log2 p(y_i | x_i), the cost of sending the labels."""
+    """Average log-loss in bits, 1/N Σ -log2 p(y_i | x_i): the cost of the labels."""
     return F.cross_entropy(logits, y) / torch.log(torch.tensor(2.0))
 
 
 def value_function(d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
-    """V(D, G) = E_x[log D(x)] + E_z[log(1 - D(G(z)))] (D maximises it, G minimises it)."""
+    """V(D, G) = E_x[log D(x)] + E_z[log(1 - D(G(z)))]; D maximises it, G minimises."""
     return -F.softplus(-d_real).mean() - F.softplus(d_fake).mean()
 
 
@@ -74,7 +75,7 @@ def g_loss_hinge(d_fake: torch.Tensor) -> torch.Tensor:
 
 
 def d_loss_wasserstein(d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
-    """Wasserstein critic loss: E_z[D(G(z))] - E_x[D(x)] (D is a critic, not a classifier)."""
+    """Wasserstein critic loss: E_z[D(G(z))] - E_x[D(x)] (D is a critic here)."""
     return d_fake.mean() - d_real.mean()
 
 

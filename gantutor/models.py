@@ -37,7 +37,8 @@ def _apply_spectral_norm(module: nn.Module) -> None:
 
 
 def dcgan_init(module: nn.Module) -> None:
-    """DCGAN initialisation (Radford et al. 2016): weights N(0, 0.02); BN scale N(1, 0.02)."""
+    """DCGAN initialisation (Radford et al. 2016): weights N(0, 0.02), BN scale
+    N(1, 0.02)."""
     for m in module.modules():
         if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
             nn.init.normal_(m.weight, 0.0, 0.02)
@@ -49,7 +50,7 @@ def dcgan_init(module: nn.Module) -> None:
 
 
 class MLPGenerator(_Spec):
-    """z (B, z_dim) -> x (B, *shape): fully connected, LeakyReLU, tanh output for images.
+    """z (B, z_dim) -> x (B, *shape): fully connected, LeakyReLU, tanh for images.
 
     Default sizes are the classic MNIST GAN: 100 -> 256 -> 512 -> 784.
     """
@@ -165,7 +166,7 @@ class DCGANGenerator(_Spec):
 
 
 class DCGANDiscriminator(_Spec):
-    """x (B, C, S, S) -> logits (B / pack,): strided convolutions, BN, LeakyReLU(0.2)."""
+    """x (B, C, S, S) -> logits (B / pack,): strided convs, BN, LeakyReLU(0.2)."""
 
     def __init__(self, shape=(1, 28, 28), width=64, num_classes=0, pack=1,
                  spectral_norm=False):
@@ -237,7 +238,8 @@ def build_gan(model: str, shape, z_dim: int = 100, num_classes: int = 0, pack: i
         G = DCGANGenerator(shape, z_dim, width, num_classes)
         D = DCGANDiscriminator(shape, width, num_classes, pack, spectral_norm)
     else:
-        raise GantutorError(f"unknown model {model!r}: choose one of {', '.join(MODELS)}")
+        raise GantutorError(
+            f"unknown model {model!r}: choose one of {', '.join(MODELS)}")
     return G, D
 
 

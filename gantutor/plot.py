@@ -14,7 +14,7 @@ import torch
 
 
 def image_grid(x: torch.Tensor, nrow: int | None = None, pad: int = 1) -> np.ndarray:
-    """Tile images (N, C, H, W) in [-1, 1] into one (rows*H, cols*W[, 3]) array in [0, 1]."""
+    """Tile images (N, C, H, W) in [-1, 1] into one array in [0, 1]."""
     x = torch.as_tensor(x).detach().float().cpu()
     if x.dim() == 3:
         x = x.unsqueeze(1)
@@ -117,5 +117,112 @@ def snapshots(hist, every: int = 1, nrow=None, max_cols: int = 6):
             scatter_2d(imgs, ax=ax, title=f"step {step}")
         else:
             show_images(imgs[:36], nrow=nrow or 6, ax=ax, title=f"step {step}")
+    fig.tight_layout()
+    return fig
+
+
+def risk_curves(curves: dict, ax=None, title=None, ylabel="risk (nats)", log_y=False):
+    """Training (solid) and held-out (dashed) risk against step, one colour per run.
+
+    ``curves`` maps a label to a :class:`gantutor.risk.RiskCurve`.
+    """
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6, 3.4))
+    else:
+        fig = ax.figure
+    for i, (label, c) in enumerate(curves.items()):
+        color = f"C{i}"
+        ax.plot(c.step, c.train, color=color, label=f"{label}: training")
+        if c.val:
+            ax.plot(c.step, c.val, color=color, ls="--", label=f"{label}: held-out")
+    ax.set_xlabel("step")
+    ax.set_ylabel(ylabel)
+    if log_y:
+        ax.set_yscale("log")
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def dstar(p, q, d_net=None, ax=None, title=None, n: int = 801, legend: bool = True):
+    """Data density p, generator density q (left axis) and the optimal discriminator
+    D* = p/(p+q) (right axis) of two 1-D Gaussians; ``d_net``, a discriminator network
+    (logits out), is drawn next to D* when given."""
+    from .objective import (
+        discriminator_probability,
+        optimal_discriminator,
+        support_grid,
+    )
+
+    x = support_grid(p, q, n, width=4.0)
+    p_x, q_x = p.pdf(x), q.pdf(x)
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6, 3.2))
+    else:
+        fig = ax.figure
+    xs = x.numpy()
+    ax.fill_between(xs, p_x.numpy(), alpha=0.25, color="C0")
+    ax.plot(xs, p_x.numpy(), color="C0", label="p (data)")
+    ax.fill_between(xs, q_x.numpy(), alpha=0.25, color="C1")
+    ax.plot(xs, q_x.numpy(), color="C1", label="q (generator)")
+    ax.set_xlabel("x")
+    ax.set_ylabel("density")
+    ax2 = ax.twinx()
+    ax2.plot(xs, optimal_discriminator(p_x, q_x).numpy(), color="k", lw=2,
+             label="D* = p/(p+q)")
+    if d_net is not None:
+        ax2.plot(xs, discriminator_probability(d_net, x).numpy(), color="C3", ls="--",
+                 lw=2, label="trained D")
+    ax2.set_ylim(-0.02, 1.02)
+    ax2.set_ylabel("D(x)")
+    if legend:
+        h1, l1 = ax.get_legend_handles_labels()
+        h2, l2 = ax2.get_legend_handles_labels()
+        ax2.legend(h1 + h2, l1 + l2, fontsize=8, loc="upper left")
+    if title:
+        ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def dstar_panels(p, generators, n: int = 801):
+    """One :func:`dstar` panel per generator Gaussian q, titled with V(D*, G) and
+    JSD(p‖q): the static version of ``gt.widgets.dstar_explorer``."""
+    from .objective import js_divergence, optimal_value
+
+    fig, axes = plt.subplots(1, len(generators), figsize=(4.2 * len(generators), 3.2),
+                             squeeze=False)
+    for i, (ax, q) in enumerate(zip(axes[0], generators)):
+        title = (f"q = N({q.mu:g}, {q.sigma:g}²)\nV(D*, G) = {optimal_value(p, q):.3f},"
+                 f"  JSD = {js_divergence(p, q):.3f}")
+        dstar(p, q, ax=ax, title=title, n=n, legend=i == 0)
+    fig.tight_layout()
+    return fig
+
+
+def logit_gradients(logits, grads: dict, fake_logits=None, ax=None, title=None):
+    """|∂ℓ/∂l| of each generator loss against D's logit l on a fake sample, with a
+    histogram of the logits D actually gives to fakes when ``fake_logits`` is given."""
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6, 3.4))
+    else:
+        fig = ax.figure
+    ls = torch.as_tensor(logits).detach().cpu().numpy()
+    for name, g in grads.items():
+        ax.plot(ls, torch.as_tensor(g).detach().abs().cpu().numpy(), lw=2,
+                label=f"{name}: |∂ℓ/∂l|")
+    ax.set_yscale("log")
+    ax.set_xlabel("D's logit l on a fake sample   (D(G(z)) = sigmoid(l))")
+    ax.set_ylabel("|gradient| w.r.t. the logit")
+    if fake_logits is not None:
+        ax2 = ax.twinx()
+        fl = torch.as_tensor(fake_logits).detach().float().cpu().numpy()
+        ax2.hist(fl, bins=40, color="gray", alpha=0.35)
+        ax2.set_ylabel("fake samples (count)")
+    ax.legend(fontsize=8, loc="lower right")
+    if title:
+        ax.set_title(title, fontsize=10)
     fig.tight_layout()
     return fig

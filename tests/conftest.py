@@ -10,7 +10,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _mnist_dir():
     for candidate in (os.environ.get("GANTUTOR_DATA"), ROOT.parent / "shared" / "data"):
-        if candidate and (Path(candidate) / "mnist" / "t10k-images-idx3-ubyte.gz").exists():
+        images = Path(candidate or ".") / "mnist" / "t10k-images-idx3-ubyte.gz"
+        if candidate and images.exists():
             return Path(candidate)
     return None
 

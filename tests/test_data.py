@@ -114,7 +114,8 @@ def test_batches_are_index_slices_that_resume():
     gen2.set_state(gstate)
     b2 = data.Batches(x, batch_size=4, generator=gen2)
     b2.load_state_dict(state)
-    assert all(torch.equal(a, c) for a, c in zip(later, [b2.next()[0] for _ in range(3)]))
+    again = [b2.next()[0] for _ in range(3)]
+    assert all(torch.equal(a, c) for a, c in zip(later, again))
     # within an epoch of 2 full batches no sample repeats
     assert len(set(torch.cat(first[:2]).tolist())) == 8
     with pytest.raises(GantutorError, match="batch size"):

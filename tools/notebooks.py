@@ -1,12 +1,17 @@
 """Maintainer tool for the course notebooks: create them, re-run them, check them.
 
-    python tools/notebooks.py run                 # re-execute every notebook, full budget
+    python tools/notebooks.py run             # re-execute every notebook, full budget
     python tools/notebooks.py run notebooks/04_gan_objective.ipynb
     python tools/notebooks.py run --fast ...      # the CI budget (GANTUTOR_FAST=1)
+    python tools/notebooks.py headers         # rewrite badges + install cells
 
 ``run`` executes a notebook top to bottom in this Python environment, in order, and
 saves it with its outputs in place only when every cell succeeded (a failed run leaves
 the committed notebook untouched). It prints the wall time of each notebook.
+
+``headers`` rewrites the Colab badge and the Colab install cell of every notebook from
+the one setting they come from, ``[project.urls] Repository`` in pyproject.toml (after
+that address changes), leaving every other cell and output alone.
 
 From Python, :func:`write_notebook` creates a notebook that starts with the standard
 cells every course notebook shares (title, Colab badge, Colab-only install cell,
@@ -26,7 +31,7 @@ import nbformat
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from gantutor.notebook import COLAB_INSTALL_CELL, colab_badge  # noqa: E402
+from gantutor.notebook import colab_badge, colab_install_cell  # noqa: E402
 
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python",
               "name": "python3"}
@@ -38,7 +43,7 @@ def header_cells(filename: str, title: str, intro: str, seed: int = 0) -> list:
     setup = ("import gantutor as gt\n\n"
              f"device = gt.notebook.setup(seed={seed})")
     return [nbformat.v4.new_markdown_cell(md),
-            nbformat.v4.new_code_cell(COLAB_INSTALL_CELL.rstrip("\n")),
+            nbformat.v4.new_code_cell(colab_install_cell().rstrip("\n")),
             nbformat.v4.new_code_cell(setup)]
 
 
@@ -89,17 +94,50 @@ def run_notebook(path: Path, fast: bool, timeout: int = 3600) -> float:
     return seconds
 
 
+BADGE_LINE = "[![Open In Colab]("
+
+
+def refresh_headers(path: Path) -> bool:
+    """Rebuild the badge line (cell 1) and the install cell (cell 2) of ``path`` from
+    pyproject.toml; returns whether anything changed. Other cells are untouched."""
+    nb = nbformat.read(path, as_version=4)
+    title, install = nb.cells[0], nb.cells[1]
+    lines = title.source.split("\n")
+    badge = [i for i, line in enumerate(lines) if line.startswith(BADGE_LINE)]
+    if title.cell_type != "markdown" or len(badge) != 1 or install.cell_type != "code":
+        raise SystemExit(f"{path}: the first cells are not the standard header "
+                         "(title with one badge line, then the install cell)")
+    lines[badge[0]] = colab_badge(path.name)
+    new_title, new_install = "\n".join(lines), colab_install_cell().rstrip("\n")
+    if (title.source, install.source) == (new_title, new_install):
+        return False
+    title.source, install.source = new_title, new_install
+    tmp = path.with_suffix(".ipynb.tmp")
+    nbformat.write(nb, tmp)
+    os.replace(tmp, path)
+    return True
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="execute notebooks in place and save outputs")
     run.add_argument("paths", nargs="*", type=Path)
     run.add_argument("--fast", action="store_true", help="use GANTUTOR_FAST=1")
+    headers = sub.add_parser("headers", help="rewrite the Colab badge and install "
+                             "cell of notebooks from pyproject.toml")
+    headers.add_argument("paths", nargs="*", type=Path)
     args = parser.parse_args(argv)
     paths = args.paths or sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    if args.command == "headers":
+        for path in paths:
+            changed = refresh_headers(path)
+            print(f"{path.name}: {'updated' if changed else 'already up to date'}")
+        return 0
     for path in paths:
         seconds = run_notebook(path, args.fast)
-        print(f"{path.name}: {seconds:.0f} s ({'fast' if args.fast else 'full'} budget)")
+        mode = "fast" if args.fast else "full"
+        print(f"{path.name}: {seconds:.0f} s ({mode} budget)")
     return 0
 
 
