@@ -7,6 +7,10 @@ writes them, and a test checks them):
 2. code: :data:`COLAB_INSTALL_CELL`, which installs gantutor on Colab and does
    nothing anywhere else;
 3. code: ``import gantutor as gt`` and ``device = gt.notebook.setup(seed=0)``.
+
+The repository address is set in one place, ``[project.urls] Repository`` in
+pyproject.toml; the badge and the install cell are built from it
+(:func:`repository_url`).
 """
 
 from __future__ import annotations
@@ -15,23 +19,86 @@ import platform
 import sys
 from pathlib import Path
 
-REPOSITORY = "https://github.com/gantutor/gantutor"  # also in pyproject.toml
 BRANCH = "main"
+GITHUB = "https://github.com/"
+PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
 
-# Runs as a notebook cell. On Colab it installs gantutor from the repository; Colab
-# already has torch, torchvision, matplotlib, scikit-learn, ipywidgets and tqdm, and pip
-# keeps those (the package asks only for lower bounds). Off Colab it does nothing.
-COLAB_INSTALL_CELL = f"""\
-# On Google Colab, install the course package; on your own machine this does nothing.
-import sys
-if "google.colab" in sys.modules:
-    !pip install -q "gantutor @ git+{REPOSITORY}@{BRANCH}"
-"""
+
+def repository_url() -> str:
+    """The course repository, ``[project.urls] Repository`` of pyproject.toml.
+
+    Read from pyproject.toml in a source checkout, else from the installed package's
+    metadata (which pip builds from that same file).
+    """
+    url = _url_from_pyproject(PYPROJECT) or _url_from_metadata()
+    if not url:
+        from .errors import GantutorError
+
+        raise GantutorError("the repository address is not known: set [project.urls] "
+                            "Repository in pyproject.toml and reinstall "
+                            "(pip install -e .)")
+    return url.rstrip("/")
+
+
+def _url_from_pyproject(path: Path) -> str | None:
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10: the installed metadata says the same
+        return None
+    if not path.is_file():
+        return None
+    project = tomllib.loads(path.read_text(encoding="utf-8")).get("project", {})
+    if project.get("name") != "gantutor":
+        return None
+    return project.get("urls", {}).get("Repository")
+
+
+def _url_from_metadata() -> str | None:
+    from importlib import metadata
+
+    try:
+        entries = metadata.metadata("gantutor").get_all("Project-URL") or []
+    except metadata.PackageNotFoundError:
+        return None
+    for entry in entries:  # "Repository, https://github.com/..."
+        label, _, url = entry.partition(",")
+        if label.strip().lower() == "repository":
+            return url.strip()
+    return None
+
+
+def colab_install_cell() -> str:
+    """The second cell of every notebook: on Google Colab it installs gantutor from
+    the repository, and nothing else; anywhere else it does nothing.
+
+    Colab already has torch, torchvision, matplotlib, scikit-learn, ipywidgets and
+    tqdm, and pip keeps those (gantutor asks only for lower bounds).
+    """
+    return ("# On Google Colab, install the course package; on your own machine this "
+            "does nothing.\n"
+            "import sys\n"
+            'if "google.colab" in sys.modules:\n'
+            f'    !pip install -q "gantutor @ git+{repository_url()}@{BRANCH}"\n')
+
+
+def __getattr__(name: str):
+    # REPOSITORY and COLAB_INSTALL_CELL, computed when first asked for
+    if name == "REPOSITORY":
+        return repository_url()
+    if name == "COLAB_INSTALL_CELL":
+        return colab_install_cell()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def colab_url(notebook: str) -> str:
     """The Colab address that opens ``notebooks/<notebook>`` from the repository."""
-    repo = REPOSITORY.removeprefix("https://github.com/")
+    url = repository_url()
+    if not url.startswith(GITHUB):
+        from .errors import GantutorError
+
+        raise GantutorError(f"Colab opens notebooks from GitHub, but the repository "
+                            f"in pyproject.toml is {url!r}")
+    repo = url.removeprefix(GITHUB)
     return f"https://colab.research.google.com/github/{repo}/blob/{BRANCH}/notebooks/" \
            f"{Path(notebook).name}"
 
