@@ -7,7 +7,18 @@ reusable logic lives here, where the tests cover it.
 
 __version__ = "0.1.0"
 
-from . import data, losses, metrics, models, notebook, plot  # noqa: E402
+from . import (  # noqa: E402
+    check,
+    data,
+    losses,
+    metrics,
+    models,
+    notebook,
+    objective,
+    plot,
+    risk,
+    widgets,
+)
 from .data import load_dataset  # noqa: E402
 from .env import budget, is_fast, on_colab, resolve_device, seed_everything  # noqa: E402
 from .errors import GantutorError  # noqa: E402
@@ -17,6 +28,6 @@ from .train import History, TrainConfig, load_generator, sample, train_gan  # no
 __all__ = [
     "budget", "build_gan", "data", "GantutorError", "History", "is_fast",
     "load_dataset", "load_generator", "losses", "metrics", "models", "notebook",
-    "on_colab", "plot",
+    "on_colab", "plot", "check", "objective", "risk", "widgets",
     "resolve_device", "sample", "seed_everything", "TrainConfig", "train_gan",
 ]

@@ -340,6 +340,21 @@ def load_dataset(
     return data.to(device)
 
 
+def load_or_digits(name: str = "mnist", split: str = "auto",
+                   device: str | torch.device = "cpu", digits_split: str = "train"):
+    """``load_dataset(name, split)`` where the data can be found or downloaded;
+    otherwise scikit-learn's bundled digits (split ``digits_split``), after one line
+    that says so. Notebooks use it so that they run offline too.
+    """
+    try:
+        return load_dataset(name, split=split, device=device)
+    except DataNotFoundError:
+        print(f"{name} is not on this machine and could not be downloaded: using "
+              "scikit-learn's bundled 8x8 digits instead (set GANTUTOR_DATA to a "
+              "folder of IDX files to use it).")
+        return load_dataset("digits", split=digits_split, device=device)
+
+
 def dataset_report(data) -> str:
     """One line for the top of a notebook: what data, how much, from where."""
     shape = "x".join(str(s) for s in data.shape)

@@ -1,0 +1,565 @@
+"""Self-checks for the exercises: ``gt.check.<exercise>(your_function)``.
+
+A check runs the learner's function on a few inputs next to the reference solution and
+says specifically what differs and for which input: a wrong shape, a flipped sign, a
+sum where a mean was meant, or one of the typical mistakes it knows by name. It never
+raises; it returns a :class:`CheckResult`, which shows itself in a notebook and is
+truthy when everything agrees.
+
+Adding the check for a new exercise is one decorated function that returns a
+:class:`Spec`: the reference, the inputs to try, and the typical mistakes::
+
+    @exercise
+    def bits_per_label():
+        \"\"\"``fn(logits, y)``: the average log-loss in bits.\"\"\"
+        return Spec(
+            reference=losses.bits_per_label,
+            cases=[Case("4 examples, 3 classes", torch.randn(4, 3),
+                        torch.tensor([0, 2, 1, 2]))],
+            mistakes=[Mistake(lambda l, y: F.cross_entropy(l, y), "nats, not bits")],
+        )
+
+``gt.check.bits_per_label(fn)`` then runs it, and ``CHECKS["bits_per_label"]`` finds it
+(the tests run every registered check on its reference and on its mistakes).
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from . import losses, objective, risk
+
+# --------------------------------------------------------------------- framework
+
+
+class Case:
+    """One input to try: ``label`` says in words what it is (it appears in feedback);
+    the remaining arguments are passed to the function under test."""
+
+    def __init__(self, label: str, *args, **kwargs):
+        self.label, self.args, self.kwargs = label, args, kwargs
+
+    def __repr__(self) -> str:
+        return f"Case({self.label!r})"
+
+
+@dataclass
+class Mistake:
+    """A typical wrong answer, written as a function with the exercise's signature, and
+    the feedback to give when the learner's output equals its output."""
+
+    fn: Callable
+    message: str
+
+
+@dataclass
+class Spec:
+    """What a check needs: the reference solution, the inputs, the known mistakes.
+
+    ``outputs`` names the returned values when there are several (e.g. ("dW", "db")).
+    ``cases`` may be a list of :class:`Case` or a function returning one (called on
+    every check, so random inputs are drawn fresh from a fixed seed).
+    """
+
+    reference: Callable
+    cases: Sequence[Case] | Callable[[], Sequence[Case]]
+    mistakes: Sequence[Mistake] = ()
+    outputs: Sequence[str] | None = None
+    rtol: float = 1e-4
+    atol: float = 1e-6
+    # said when the learner's result is nan/inf where the reference is finite
+    nonfinite: str = "look for exp() or log() of extreme values"
+
+
+@dataclass
+class CheckResult:
+    """The verdict of a check: ``passed``, and the feedback lines when it did not."""
+
+    name: str
+    passed: bool
+    n_cases: int
+    problems: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    @property
+    def message(self) -> str:
+        if self.passed:
+            return (f"✓ {self.name}: correct: it agrees with the reference on all "
+                    f"{self.n_cases} test inputs.")
+        lines = [f"✗ {self.name}: not yet."] + [f"  - {p}" for p in self.problems]
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __repr__(self) -> str:
+        return self.message
+
+    def _repr_html_(self) -> str:
+        color, bg = ("#1a7f37", "#e6f4ea") if self.passed else ("#b42318", "#fdecea")
+        lines = self.message.split("\n")
+        body = html.escape(lines[0])
+        if len(lines) > 1:
+            items = "".join(f"<li>{html.escape(line.strip()[2:])}</li>"
+                            for line in lines[1:])
+            body += f"<ul style='margin:4px 0 0 0'>{items}</ul>"
+        return (f"<div style='border-left:4px solid {color};background:{bg};"
+                f"padding:6px 10px;font-family:sans-serif'>{body}</div>")
+
+
+# name -> the check function, for every exercise in the course
+CHECKS: dict[str, Callable] = {}
+
+
+class _NotWritten(Exception):
+    pass
+
+
+def exercise(make_spec: Callable[[], Spec]) -> Callable:
+    """Turn a function returning a :class:`Spec` into the check ``check(fn)`` and
+    register it in :data:`CHECKS` under the function's name."""
+    name = make_spec.__name__
+
+    @functools.wraps(make_spec)
+    def check(fn: Callable) -> CheckResult:
+        return run_check(name, fn, make_spec())
+
+    del check.__wrapped__  # help() shows check(fn), not the spec's signature
+    check.spec = make_spec
+    CHECKS[name] = check
+    return check
+
+
+def run_check(name: str, fn: Callable, spec: Spec) -> CheckResult:
+    """Run ``fn`` and ``spec.reference`` on every case and compare; never raises."""
+    if not callable(fn):
+        return CheckResult(name, False, 0, [
+            f"pass your function itself, e.g. gt.check.{name}(my_function), "
+            f"not {type(fn).__name__} {_short(fn)}."])
+    cases = list(spec.cases() if callable(spec.cases) else spec.cases)
+    problems, explanations, failed = [], set(), 0
+    for case in cases:
+        try:
+            problem = _check_case(fn, spec, case)
+        except _NotWritten:
+            return CheckResult(name, False, len(cases), [
+                "your function is not written yet: replace the `raise "
+                "NotImplementedError` line with your code, then run this cell again."])
+        if problem is None:
+            continue
+        failed += 1
+        where, explanation = problem
+        # one line per distinct explanation, at most two: enough to act on
+        if explanation not in explanations and len(problems) < 2:
+            explanations.add(explanation)
+            problems.append(f"{where}{explanation}")
+    if failed:
+        problems.append(f"wrong on {failed} of {len(cases)} test inputs.")
+    return CheckResult(name, failed == 0, len(cases), problems)
+
+
+def _check_case(fn: Callable, spec: Spec, case: Case) -> tuple[str, str] | None:
+    """None when fn agrees with the reference on ``case``; else (where, what)."""
+    where = f"for {case.label}"
+    expected = _as_outputs(spec.reference(*_copy(case.args), **_copy(case.kwargs)))
+    args, kwargs = _copy(case.args), _copy(case.kwargs)
+    try:
+        got = fn(*args, **kwargs)
+    except NotImplementedError:
+        raise _NotWritten from None
+    except Exception as err:  # the learner's code: report any error as feedback
+        return where, f", your function raised {type(err).__name__}: {err}"
+    if not _same_inputs(args, case.args) or not _same_inputs(kwargs, case.kwargs):
+        return where, (", your function changed its input in place (e.g. with += "
+                       "or an _ method); compute a new tensor instead.")
+    if got is None:
+        return where, ", your function returned None: did you forget `return`?"
+    try:
+        got = _as_outputs(got)
+    except (TypeError, ValueError, RuntimeError):
+        return where, (f", your function returned {type(got).__name__} "
+                       f"{_short(got)}, not numbers.")
+    names = spec.outputs or [f"output {i + 1}" for i in range(len(expected))]
+    if len(got) != len(expected):
+        what = ", ".join(names) if spec.outputs else f"{len(expected)} value(s)"
+        return where, (f", your function returned {len(got)} value(s); it should "
+                       f"return {len(expected)} ({what}).")
+    for name, g, e in zip(names, got, expected):
+        label = name if len(expected) > 1 else "the result"
+        problem = _compare(g, e, label, spec.rtol, spec.atol)
+        if problem is None:
+            continue
+        for mistake in spec.mistakes:  # a known mistake explains it best
+            wrong = _as_outputs(mistake.fn(*_copy(case.args), **_copy(case.kwargs)))
+            if len(wrong) == len(got) and all(
+                    _compare(a, b, "", spec.rtol, spec.atol) is None
+                    for a, b in zip(got, wrong)):
+                return where, f": {mistake.message}"
+        if not torch.isfinite(g).all() and torch.isfinite(e).all():
+            return where, f", {problem}: {spec.nonfinite}."
+        return where, f", {problem}{_hint(g, e)}"
+    return None
+
+
+def _compare(got: torch.Tensor, expected: torch.Tensor, label: str,
+             rtol: float = 1e-4, atol: float = 1e-6) -> str | None:
+    if got.shape != expected.shape:
+        if got.numel() == expected.numel() == 1:
+            got = got.reshape(expected.shape)
+        else:
+            hint = (" (transposed?)" if got.dim() == 2 and
+                    tuple(got.shape) == tuple(expected.shape)[::-1] else "")
+            return (f"{label} has shape {_shape(got)} but should have shape "
+                    f"{_shape(expected)}{hint}")
+    if not torch.isfinite(got).all() and torch.isfinite(expected).all():
+        return (f"{label} contains nan or inf where the reference is finite "
+                f"({_values(expected)})")
+    if torch.allclose(got, expected, rtol=rtol, atol=atol, equal_nan=True):
+        return None
+    diff = (got - expected).abs().nan_to_num(nan=math.inf)
+    i = int(diff.flatten().argmax())
+    at = f" at index {np.unravel_index(i, tuple(got.shape))}" if got.numel() > 1 else ""
+    return (f"{label} is {_values(got)}, expected {_values(expected)} (largest "
+            f"difference {float(diff.flatten()[i]):.3g}{at})")
+
+
+def _hint(got: torch.Tensor, expected: torch.Tensor) -> str:
+    """A generic diagnosis: the right numbers up to a sign or a constant factor."""
+    if got.shape != expected.shape or not torch.isfinite(got).all():
+        return ""
+    if torch.allclose(got, -expected, rtol=1e-4, atol=1e-6):
+        return ": the sign is flipped."
+    mask = expected.abs() > 1e-6
+    if mask.any():
+        ratio = got[mask] / expected[mask]
+        r = float(ratio.mean())
+        if abs(r) > 1e-9 and torch.allclose(ratio, torch.full_like(ratio, r),
+                                            rtol=1e-4) and abs(r - 1) > 1e-3:
+            known = {math.log(2): " (a factor ln 2: nats vs bits?)",
+                     1 / math.log(2): " (a factor 1/ln 2: bits vs nats?)"}
+            extra = next((t for k, t in known.items() if abs(r - k) < 1e-3), "")
+            return f": every value is {r:.4g} times the expected one{extra}."
+    return "."
+
+
+def _as_outputs(value) -> list[torch.Tensor]:
+    """A result (number, array, tensor, or a tuple of them) as float64 CPU tensors."""
+    items = value if isinstance(value, (tuple, list)) else (value,)
+    out = []
+    for v in items:
+        if isinstance(v, torch.Tensor):
+            out.append(v.detach().to("cpu", torch.float64))
+        else:
+            out.append(torch.as_tensor(np.asarray(v, dtype=np.float64)))
+    return out
+
+
+def _copy(obj):
+    if isinstance(obj, torch.Tensor):
+        return obj.clone()
+    if isinstance(obj, tuple):
+        return tuple(_copy(o) for o in obj)
+    if isinstance(obj, dict):
+        return {k: _copy(v) for k, v in obj.items()}
+    return obj
+
+
+def _same_inputs(a, b) -> bool:
+    if isinstance(a, torch.Tensor):
+        return a.shape == b.shape and bool(torch.equal(a, b))
+    if isinstance(a, tuple):
+        return all(_same_inputs(u, v) for u, v in zip(a, b))
+    if isinstance(a, dict):
+        return all(_same_inputs(a[k], b[k]) for k in a)
+    return True
+
+
+def _shape(t: torch.Tensor) -> str:
+    return "a single number" if t.dim() == 0 else str(tuple(t.shape))
+
+
+def _values(t: torch.Tensor) -> str:
+    if t.numel() == 1:
+        return f"{float(t.reshape(())):.6g}"
+    flat = ", ".join(f"{float(v):.4g}" for v in t.flatten()[:4])
+    more = ", ..." if t.numel() > 4 else ""
+    return f"[{flat}{more}] (shape {tuple(t.shape)})"
+
+
+def _short(obj) -> str:
+    text = repr(obj)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _gen(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+# ------------------------------------------------- 01: empirical risk, gradients
+
+
+def _softmax_cases() -> list[Case]:
+    g = _gen(1)
+    cases = []
+    for n, f, k in ((5, 3, 4), (8, 6, 10), (3, 2, 2)):
+        x = torch.randn(n, f, generator=g)
+        W = 0.5 * torch.randn(f, k, generator=g)
+        b = 0.5 * torch.randn(k, generator=g)
+        y = torch.randint(k, (n,), generator=g)
+        cases.append(Case(f"N={n} examples, {f} features, K={k} classes", W, b, x, y))
+    W = torch.tensor([[60.0, -60.0], [-60.0, 60.0]])  # confident logits, up to ±120
+    x = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]])
+    cases.append(Case("confident logits (±60: exp(±120) over- or underflows float32)",
+                      W, torch.zeros(2), x, torch.tensor([0, 1, 1])))
+    return cases
+
+
+def _risk_summed(W, b, x, y):
+    return F.cross_entropy(x @ W + b, y, reduction="sum")
+
+
+def _risk_probability(W, b, x, y):
+    return 1 - torch.softmax(x @ W + b, 1)[torch.arange(len(y)), y].mean()
+
+
+def _risk_no_bias(W, b, x, y):
+    return F.cross_entropy(x @ W, y)
+
+
+def _risk_bits(W, b, x, y):
+    return F.cross_entropy(x @ W + b, y) / math.log(2)
+
+
+def _risk_softmax_dim0(W, b, x, y):
+    return -torch.log_softmax(x @ W + b, 0)[torch.arange(len(y)), y].mean()
+
+
+@exercise
+def empirical_risk():
+    """Checks ``fn(W, b, x, y)``: the empirical risk of softmax regression,
+
+        L(W, b) = 1/N Σ_i −log softmax(x_i W + b)_{y_i}      (nats, a single number)
+
+    x: (N, F) inputs, y: (N,) labels in 0..K−1, W: (F, K), b: (K,).
+    """
+    return Spec(
+        reference=risk.softmax_regression_risk,
+        cases=_softmax_cases,
+        nonfinite="take log-probabilities with torch.log_softmax(logits, dim=1) "
+                  "(or use F.cross_entropy), which never computes log(0) or exp(120)",
+        mistakes=[
+            Mistake(_risk_summed, "this is the sum of the losses; the empirical risk "
+                    "is their mean (divide by N)."),
+            Mistake(_risk_probability, "the loss is −log p(y | x), not 1 − p(y | x): "
+                    "take the log of the probability of the true class."),
+            Mistake(_risk_no_bias, "the bias b is missing: the model is xW + b."),
+            Mistake(_risk_bits, "this is in bits (log base 2); here the risk uses the "
+                    "natural log (nats)."),
+            Mistake(_risk_softmax_dim0, "the softmax runs over the wrong axis: each "
+                    "example's K class probabilities must sum to 1 (dim=1)."),
+        ],
+    )
+
+
+def _grad_summed(W, b, x, y):
+    dW, db = risk.softmax_regression_gradient(W, b, x, y)
+    return dW * x.shape[0], db * x.shape[0]
+
+
+def _grad_sign(W, b, x, y):
+    dW, db = risk.softmax_regression_gradient(W, b, x, y)
+    return -dW, -db
+
+
+def _grad_no_onehot(W, b, x, y):
+    P = torch.softmax(x @ W + b, 1)
+    return x.T @ P / x.shape[0], P.mean(0)
+
+
+def _grad_bias_not_summed(W, b, x, y):
+    dW, _ = risk.softmax_regression_gradient(W, b, x, y)
+    return dW, torch.zeros_like(b)
+
+
+@exercise
+def gradient():
+    """Checks ``fn(W, b, x, y)`` returning (∂L/∂W, ∂L/∂b) of the softmax-regression
+    risk, written out by hand (the reference uses autograd):
+
+        ∂L/∂W = 1/N xᵀ(P − Y),   ∂L/∂b = 1/N Σ_i (P_i − Y_i),
+        P = softmax(xW + b), Y = one-hot labels.
+    """
+    return Spec(
+        reference=lambda W, b, x, y: risk.autograd_gradient(
+            risk.softmax_regression_risk, W, b, x, y),
+        cases=_softmax_cases,
+        outputs=("dW", "db"),
+        mistakes=[
+            Mistake(_grad_summed, "these are N times too large: the risk is a mean, "
+                    "so its gradient divides by N too."),
+            Mistake(_grad_sign, "the sign is flipped: the gradient of −log softmax is "
+                    "P − Y (predicted minus one-hot), not Y − P."),
+            Mistake(_grad_no_onehot, "the one-hot labels Y are missing: the gradient "
+                    "is xᵀ(P − Y)/N, not xᵀP/N."),
+            Mistake(_grad_bias_not_summed, "∂L/∂b is zero but should be the mean of "
+                    "P − Y over the examples."),
+        ],
+        atol=1e-5,
+    )
+
+
+def _bits_cases() -> list[Case]:
+    g = _gen(2)
+    return [Case("4 examples, 3 classes", torch.randn(4, 3, generator=g),
+                 torch.tensor([0, 2, 1, 2])),
+            Case("6 examples, 10 classes", 3 * torch.randn(6, 10, generator=g),
+                 torch.tensor([9, 0, 3, 3, 7, 1])),
+            Case("uniform logits over 10 classes (answer: log2 10 = 3.32)",
+                 torch.zeros(5, 10), torch.tensor([0, 1, 2, 3, 4]))]
+
+
+@exercise
+def bits_per_label():
+    """Checks ``fn(logits, y)``: the average log-loss in bits, the cost of sending
+    the labels with the model,  1/N Σ_i −log2 softmax(logits_i)_{y_i}."""
+    return Spec(
+        reference=losses.bits_per_label,
+        cases=_bits_cases,
+        mistakes=[
+            Mistake(lambda logits, y: F.cross_entropy(logits, y),
+                    "this is in nats (natural log); bits use log base 2: divide by "
+                    "ln 2."),
+            Mistake(lambda logits, y: F.cross_entropy(logits, y, reduction="sum")
+                    / math.log(2), "this is the total over all labels; the question "
+                    "asks for bits per label (the mean)."),
+        ],
+    )
+
+
+# ---------------------------------------------------------- 04: the GAN objective
+
+
+def _density_cases() -> list[Case]:
+    x = torch.linspace(-4, 4, 9, dtype=torch.float64)
+    p, q = objective.Gaussian(0, 1), objective.Gaussian(1.5, 0.5)
+    cases = [Case("p = N(0, 1) and q = N(1.5, 0.5²) at x = −4, −3, ..., 4",
+                  p.pdf(x), q.pdf(x)),
+             Case("hand-picked densities p = [0.2, 0.1, 0.3], q = [0.2, 0.3, 0.1]",
+                  torch.tensor([0.2, 0.1, 0.3]), torch.tensor([0.2, 0.3, 0.1])),
+             Case("a point where only the generator has mass: p = [0, 0.4], "
+                  "q = [0.5, 0.4]", torch.tensor([0.0, 0.4]), torch.tensor([0.5, 0.4]))]
+    return cases
+
+
+@exercise
+def optimal_discriminator():
+    """Checks ``fn(p_x, q_x)``: the optimal discriminator D*(x) = p(x) / (p(x) + q(x))
+    from the data density p(x) and the generator density q(x) (tensors of equal shape).
+    """
+    return Spec(
+        reference=objective.optimal_discriminator,
+        cases=_density_cases,
+        mistakes=[
+            Mistake(lambda p, q: q / (p + q), "this is q/(p + q), the probability "
+                    "that x is fake; D*(x) is the probability that x is real: "
+                    "p/(p + q)."),
+            Mistake(lambda p, q: p / q, "this is the density ratio p/q, which is not "
+                    "a probability; D* divides by p + q."),
+            Mistake(lambda p, q: p / (p + q).sum(), "you divided by the sum over all "
+                    "points; D*(x) divides pointwise by p(x) + q(x)."),
+        ],
+    )
+
+
+_SIGMOID_LOGS = ("work with logits: log D = F.logsigmoid(l) = −F.softplus(−l) and "
+                 "log(1 − D) = −F.softplus(l), never torch.log(torch.sigmoid(l))")
+
+
+def _logit_cases() -> list[Case]:
+    g = _gen(3)
+    return [Case("8 real and 8 fake logits near 0", torch.randn(8, generator=g),
+                 torch.randn(8, generator=g)),
+            Case("a confident D: real logits +3, fake logits −3",
+                 torch.full((4,), 3.0), torch.full((4,), -3.0)),
+            Case("extreme logits ±200 (where float32 sigmoid is exactly 0 or 1)",
+                 torch.tensor([200.0, -200.0]), torch.tensor([200.0, -200.0]))]
+
+
+def _d_loss_labels_swapped(d_real, d_fake):
+    return losses.d_loss_minimax(d_fake, d_real)
+
+
+def _d_loss_naive(d_real, d_fake):
+    return -(torch.log(torch.sigmoid(d_real)).mean()
+             + torch.log(1 - torch.sigmoid(d_fake)).mean())
+
+
+def _d_loss_logsigmoid_one_minus(d_real, d_fake):
+    return -(F.logsigmoid(d_real).mean() + F.logsigmoid(1 - d_fake).mean())
+
+
+@exercise
+def d_loss():
+    """Checks ``fn(d_real, d_fake)``: the discriminator loss from D's logits on a
+    real batch and on a fake batch,
+
+        −V = −E_x[log D(x)] − E_z[log(1 − D(G(z)))],   D = sigmoid(logit),
+
+    written so that it stays finite for any logits (a single number).
+    """
+    return Spec(
+        reference=losses.d_loss_minimax,
+        cases=_logit_cases,
+        nonfinite=_SIGMOID_LOGS,
+        mistakes=[
+            Mistake(lambda r, f: losses.value_function(r, f), "this is V itself; D "
+                    "maximises V, so the loss to minimise is −V: flip the sign."),
+            Mistake(_d_loss_labels_swapped, "real and fake are swapped: real samples "
+                    "are labelled 1 (log D(x)), fakes 0 (log(1 − D(G(z))))."),
+            Mistake(_d_loss_logsigmoid_one_minus, "log(1 − sigmoid(l)) is not "
+                    "logsigmoid(1 − l); it is logsigmoid(−l) = −softplus(l)."),
+            Mistake(_d_loss_naive, "torch.log(torch.sigmoid(l)) becomes log(0) = "
+                    "−inf once sigmoid rounds to 0 or 1: use F.logsigmoid(l) = "
+                    "−F.softplus(−l) for log D, and −F.softplus(l) for log(1 − D)."),
+        ],
+    )
+
+
+def _fake_logit_cases() -> list[Case]:
+    g = _gen(4)
+    return [Case("8 fake logits near 0", torch.randn(8, generator=g)),
+            Case("start of training: D rejects the fakes, logits −6",
+                 torch.full((4,), -6.0)),
+            Case("extreme fake logits (−200 and 200)", torch.tensor([-200.0, 200.0]))]
+
+
+@exercise
+def g_loss_nonsaturating():
+    """Checks ``fn(d_fake)``: the non-saturating generator loss −E_z[log D(G(z))]
+    from D's logits on fake samples, finite for any logits (a single number)."""
+    return Spec(
+        reference=losses.g_loss_nonsaturating,
+        cases=_fake_logit_cases,
+        nonfinite=_SIGMOID_LOGS,
+        mistakes=[
+            Mistake(losses.g_loss_minimax, "this is the saturating loss "
+                    "E[log(1 − D(G(z)))], whose gradient vanishes when D rejects the "
+                    "fakes; the non-saturating loss is −E[log D(G(z))]."),
+            Mistake(lambda l: F.softplus(l).mean(), "this is −E[log(1 − D(G(z)))], "
+                    "the discriminator's loss on fakes; G wants D(G(z)) high: "
+                    "−E[log D(G(z))] = softplus(−l)."),
+            Mistake(lambda l: -torch.log(torch.sigmoid(l)).mean(),
+                    "torch.log(torch.sigmoid(l)) is log(0) = −inf once sigmoid(l) "
+                    "rounds to 0: use F.softplus(−l) = −F.logsigmoid(l)."),
+        ],
+    )
