@@ -68,6 +68,12 @@ def configure_train(p: argparse.ArgumentParser) -> None:
     p.add_argument("--amp", action="store_true",
                    help="bf16 autocast where the device supports it")
     p.add_argument("--compile", action="store_true", help="torch.compile both networks")
+    p.add_argument("--channels-last", action="store_true",
+                   help="channels-last memory format (convolutional models)")
+    p.add_argument("--ddp", action="store_true",
+                   help="train on the processes that `torchrun --nproc_per_node=N -m "
+                        "gantutor train --ddp ...` starts (DistributedDataParallel); "
+                        "--batch-size is then the global batch; only rank 0 writes")
     p.add_argument("--seed", type=int, default=0, help="random seed")
     p.add_argument("--log-every", type=int, default=50,
                    help="steps between loss readings (and history rows)")
@@ -79,12 +85,24 @@ def configure_train(p: argparse.ArgumentParser) -> None:
 
 
 def run_train(args) -> int:
+    if not args.ddp:
+        return _train(args)
+    from . import distributed
+
+    try:
+        return _train(args)
+    finally:
+        if distributed.is_initialized():
+            distributed.dist.destroy_process_group()
+
+
+def _train(args) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from . import plot
+    from . import distributed, plot
     from .data import dataset_report, load_dataset
     from .env import resolve_device, seed_everything
     from .models import build_gan, count_parameters
@@ -92,10 +110,12 @@ def run_train(args) -> int:
 
     defaults = DATASET_DEFAULTS[args.dataset]
     model = args.model or defaults["model"]
-    device = resolve_device(args.device)
+    device = distributed.init(args.device) if args.ddp else resolve_device(args.device)
+    main = distributed.is_main() if args.ddp else True
+    say = print if main else (lambda *a, **k: None)  # only rank 0 talks
     seed_everything(args.seed)
     data = load_dataset(args.dataset, split=args.split, root=args.data_dir)
-    print(dataset_report(data))
+    say(dataset_report(data))
     if args.dataset in ("ring", "grid") and model != "mlp":
         raise GantutorError("the 2-D mixtures need --model mlp")
     extra = {"hidden": (128, 128, 128)} if args.dataset in ("ring", "grid") else {}
@@ -110,6 +130,7 @@ def run_train(args) -> int:
         label_smoothing=args.label_smoothing, seed=args.seed, device=str(device),
         amp=args.amp, compile=args.compile, log_every=args.log_every,
         checkpoint_every=args.checkpoint_every, progress=not args.no_progress,
+        channels_last=args.channels_last, ddp=args.ddp,
     )
     if args.batch_size is None and cfg.batch_size > len(data):
         cfg.batch_size = len(data)
@@ -118,12 +139,17 @@ def run_train(args) -> int:
         raise GantutorError(f"{ckpt} exists already: add --resume to continue that "
                             "run, "
                             "or choose another --out folder")
-    print(f"model: {model}, G {count_parameters(G):,} and D {count_parameters(D):,} "
-          f"parameters; loss {cfg.loss}; {cfg.steps} steps of batch {cfg.batch_size} "
-          f"on {device}")
+    n = distributed.world_size()
+    where = (f"{n} process{'es' if n > 1 else ''} ({device.type})" if args.ddp
+             else str(device))
+    say(f"model: {model}, G {count_parameters(G):,} and D {count_parameters(D):,} "
+        f"parameters; loss {cfg.loss}; {cfg.steps} steps of batch {cfg.batch_size} "
+        f"on {where}")
     t0 = time.perf_counter()
     hist = train_gan(G, D, data, cfg, out=args.out, resume=args.resume)
     seconds = time.perf_counter() - t0
+    if not main:
+        return 0
     x = sample(G, 64, seed=cfg.seed + 1)
     if x.dim() == 2:
         fig = plot.scatter_2d(sample(G, 2500, seed=cfg.seed + 1), data.modes,

@@ -5,19 +5,21 @@ The loop knows nothing about the networks' insides. Per generator update it take
 written to keep the device busy: the data sits on the device whole, batches are index
 slices, noise is drawn on the device, and losses are summed *on the device* and read
 back only every ``log_every`` steps (one host synchronisation per ``log_every`` steps,
-not per step).
+not per step). With ``ddp=True`` it runs on several processes through
+DistributedDataParallel (see :mod:`gantutor.distributed`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import csv
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Callable
 
 import torch
 
+from . import distributed
 from .checkpoint import load_checkpoint, load_state, save_checkpoint
 from .data import Batches
 from .env import bf16_supported, resolve_device
@@ -44,6 +46,8 @@ class TrainConfig:
     amp: bool = False  # bf16 autocast where the device supports it
     channels_last: bool = False  # channels-last memory format for convolutional nets
     compile: bool = False  # torch.compile both networks (fresh fakes for the G step)
+    ddp: bool = False  # DistributedDataParallel over torchrun's processes; batch_size
+    #                    is then the global batch, split evenly over the processes
     log_every: int = 50  # read losses back from the device every this many steps
     snapshot_every: int = 0  # sample grid from the fixed noise every k steps (0: off)
     checkpoint_every: int = 500  # write checkpoint.pt every k steps when out is given
@@ -143,7 +147,8 @@ def sample(G, n: int, y=None, seed: int = 0, batch_size: int = 1000,
             z = torch.randn(b, G.z_dim, device=device, generator=gen)
             if G.num_classes:
                 if y is None:
-                    yb = torch.randint(G.num_classes, (b,), device=device, generator=gen)
+                    yb = torch.randint(G.num_classes, (b,), device=device,
+                                       generator=gen)
                 else:
                     yb = torch.as_tensor(y, device=device).long()
                     yb = yb.expand(b) if yb.dim() == 0 else yb[start:start + b]
@@ -157,17 +162,19 @@ def sample(G, n: int, y=None, seed: int = 0, batch_size: int = 1000,
 def train_gan(G, D, data, cfg: TrainConfig | None = None, out: str | Path | None = None,
               on_step: Callable | None = None, resume: bool | str | Path = False,
               ) -> History:
-    """Train generator ``G`` against discriminator ``D`` on ``data``; return the history.
+    """Train generator ``G`` against discriminator ``D`` on ``data``; return history.
 
     data: an ImageData/MixtureData (or any object with ``.x`` and ``.y`` tensors).
     out: folder for ``checkpoint.pt`` (atomically written every ``checkpoint_every``
         steps and at the end); None writes nothing.
-    on_step: called as ``on_step(step, history)`` every ``log_every`` steps (live plots).
+    on_step: called as ``on_step(step, history)`` every ``log_every`` steps (live
+        plots; on the main process only).
     resume: True resumes from ``out/checkpoint.pt`` if it exists; a path resumes from
         that file. The resumed run continues exactly as the uninterrupted one would.
     """
     cfg = cfg or TrainConfig()
-    device = resolve_device(cfg.device)
+    device = distributed.init(cfg.device) if cfg.ddp else resolve_device(cfg.device)
+    main = not cfg.ddp or distributed.is_main()  # the process that writes and reports
     conditional = getattr(G, "num_classes", 0) > 0
     d_loss_fn, g_loss_fn = get_losses(cfg.loss)
     d_kwargs = {"smooth": cfg.label_smoothing} if cfg.label_smoothing else {}
@@ -181,13 +188,18 @@ def train_gan(G, D, data, cfg: TrainConfig | None = None, out: str | Path | None
         x_all = x_all.contiguous(memory_format=torch.channels_last)
 
     gen = torch.Generator(device).manual_seed(cfg.seed)
-    batches = Batches(x_all, y_all, batch_size=cfg.batch_size, generator=gen)
+    # rows [lo, hi) of every global batch (of data and of noise) are this process's
+    B = cfg.batch_size
+    lo, hi = distributed.shard_bounds(B) if cfg.ddp else (0, B)
+    sharded = cfg.ddp and distributed.world_size() > 1
+    batches = (distributed.ShardedBatches if sharded else Batches)(
+        x_all, y_all, batch_size=cfg.batch_size, generator=gen)
     fixed_z = torch.randn(cfg.n_fixed, G.z_dim, device=device,
                           generator=torch.Generator(device).manual_seed(cfg.seed + 1))
     fixed_y = (torch.arange(cfg.n_fixed, device=device) % G.num_classes
                if conditional else None)
-    opt_g = torch.optim.Adam(G.parameters(), lr=cfg.lr, betas=cfg.betas)
-    opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr_d or cfg.lr, betas=cfg.betas)
+    opt_g = adam(G.parameters(), cfg.lr, cfg.betas, device)
+    opt_d = adam(D.parameters(), cfg.lr_d or cfg.lr, cfg.betas, device)
     history = History()
     start = 0
 
@@ -209,6 +221,11 @@ def train_gan(G, D, data, cfg: TrainConfig | None = None, out: str | Path | None
         start = state["step"]
 
     def checkpoint(step: int) -> None:
+        if cfg.ddp:  # batch norm running statistics: the mean over the processes
+            distributed.average_buffers(G)
+            distributed.average_buffers(D)
+        if not main:
+            return
         save_checkpoint(ckpt_path, {
             "G": G.state_dict(), "D": D.state_dict(),
             "G_spec": getattr(G, "spec", None), "D_spec": getattr(D, "spec", None),
@@ -218,19 +235,25 @@ def train_gan(G, D, data, cfg: TrainConfig | None = None, out: str | Path | None
             "dataset": getattr(data, "name", None),
         })
 
-    G_run = torch.compile(G) if cfg.compile else G
-    D_run = torch.compile(D) if cfg.compile else D
+    G_run, D_run = G, D
+    if cfg.ddp:  # each network in its own DDP, which averages its gradients
+        G_run, D_run = distributed.wrap(G, device), distributed.wrap(D, device)
+    if cfg.compile:
+        G_run, D_run = torch.compile(G_run), torch.compile(D_run)
+    # D in the generator step: the plain module with frozen weights (no gradients to
+    # compute or to average), or under compile the compiled one, never toggled.
+    D_g = D_run if cfg.compile else D
     # Without compile, the fake batch made for the D step is reused for the G step and
     # D's weights are frozen during it; under compile both are avoided (known pitfalls).
     reuse_fakes = cfg.d_steps == 1 and not cfg.compile
     acc = torch.zeros(4, device=device)  # d_loss, g_loss, D(x), D(G(z)) summed
-    first_bad = torch.full((), -1, device=device, dtype=torch.long)
+    no_bad = cfg.steps + 1  # first_bad holds the first non-finite step, else this
+    first_bad = torch.full((), no_bad, device=device, dtype=torch.long)
     n_acc = 0
-    B = cfg.batch_size
 
     def noise():
-        z = torch.randn(B, G.z_dim, device=device, generator=gen)
-        y = (torch.randint(G.num_classes, (B,), device=device, generator=gen)
+        z = torch.randn(B, G.z_dim, device=device, generator=gen)[lo:hi]
+        y = (torch.randint(G.num_classes, (B,), device=device, generator=gen)[lo:hi]
              if conditional else None)
         return z, y
 
@@ -239,7 +262,7 @@ def train_gan(G, D, data, cfg: TrainConfig | None = None, out: str | Path | None
 
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=cfg.steps, initial=start, disable=not cfg.progress,
+    bar = tqdm(total=cfg.steps, initial=start, disable=not (cfg.progress and main),
                desc="training", unit="step", dynamic_ncols=True)
     G.train()
     D.train()
@@ -273,7 +296,7 @@ def train_gan(G, D, data, cfg: TrainConfig | None = None, out: str | Path | None
                 x_fake = G_run(z, *cond(y_fake))
             if not cfg.compile:
                 D.requires_grad_(False)  # no weight gradients for D in the G step
-            loss_g = g_loss_fn(D_run(x_fake, *cond(y_fake)))
+            loss_g = g_loss_fn(D_g(x_fake, *cond(y_fake)))
             opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
             opt_g.step()
@@ -284,14 +307,18 @@ def train_gan(G, D, data, cfg: TrainConfig | None = None, out: str | Path | None
                                 torch.sigmoid(d_real.detach().float()).mean(),
                                 torch.sigmoid(d_fake.detach().float()).mean()])
             bad = ~torch.isfinite(loss_d.detach() + loss_g.detach())
-            first_bad = torch.where(bad & (first_bad < 0), step + 1, first_bad)
+            first_bad = torch.where(bad & (first_bad > step), step + 1, first_bad)
         n_acc += 1
         done = step + 1
         if done % cfg.log_every == 0 or done == cfg.steps:
             # one host synchronisation per log window
-            values = (acc / n_acc).tolist()
+            mean = acc / n_acc
+            if cfg.ddp:  # the history holds means over all processes
+                mean = distributed.mean_over_ranks(mean)
+                first_bad = distributed.min_over_ranks(first_bad)
+            values = mean.tolist()
             bad_step = int(first_bad)
-            if bad_step >= 0:
+            if bad_step != no_bad:
                 bar.close()
                 kept = (f"; the last good checkpoint is kept in {ckpt_path}"
                         if ckpt_path is not None and ckpt_path.exists() else "")
@@ -303,7 +330,7 @@ def train_gan(G, D, data, cfg: TrainConfig | None = None, out: str | Path | None
             history.append(done, values)
             acc.zero_()
             n_acc = 0
-            if cfg.snapshot_every and (done % cfg.snapshot_every == 0
+            if main and cfg.snapshot_every and (done % cfg.snapshot_every == 0
                                        or done == cfg.steps):
                 history.snapshots.append((done, _snapshot(G, fixed_z, fixed_y)))
             bar.set_postfix(d_loss=f"{values[0]:.3f}", g_loss=f"{values[1]:.3f}",
@@ -311,13 +338,24 @@ def train_gan(G, D, data, cfg: TrainConfig | None = None, out: str | Path | None
             if ckpt_path is not None and (done % cfg.checkpoint_every == 0
                                           or done == cfg.steps):
                 checkpoint(done)
-            if on_step is not None:
+            if on_step is not None and main:
                 on_step(done, history)
         bar.update(1)
     bar.close()
     if ckpt_path is not None and start == cfg.steps and not ckpt_path.exists():
         checkpoint(start)
     return history
+
+
+def adam(params, lr: float, betas, device: torch.device) -> torch.optim.Adam:
+    """Adam, in its fused one-kernel form where this PyTorch has it for the device."""
+    params = list(params)
+    if device.type in ("cuda", "cpu"):
+        try:
+            return torch.optim.Adam(params, lr=lr, betas=betas, fused=True)
+        except (RuntimeError, TypeError, ValueError):
+            pass
+    return torch.optim.Adam(params, lr=lr, betas=betas)
 
 
 def _snapshot(G, fixed_z, fixed_y) -> torch.Tensor:
