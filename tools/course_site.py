@@ -192,7 +192,11 @@ def index_html(lessons: list[dict], repo_url: str, readme: Path) -> str:
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{html.escape(heading)}</title><style>{INDEX_STYLE}</style></head>
+<title>{html.escape(heading)}</title><style>{INDEX_STYLE}</style>
+<script type="text/x-mathjax-config">
+MathJax.Hub.Config({{tex2jax: {{inlineMath: [["$", "$"]], processEscapes: true}}}});
+</script>
+<script src="{html.escape(mathjax_url())}"></script></head>
 <body><h1>{html.escape(heading)}</h1>
 {mistune.html(intro)}
 <h2>Lessons</h2>
@@ -203,6 +207,13 @@ def index_html(lessons: list[dict], repo_url: str, readme: Path) -> str:
 (each lesson also opens in Google Colab from its badge).</p>
 </body></html>
 """
+
+
+def mathjax_url() -> str:
+    """Where the lesson pages load MathJax from (nbconvert's default, a CDN)."""
+    from nbconvert import HTMLExporter
+
+    return HTMLExporter().mathjax_url
 
 
 # ------------------------------------------------------------------ checks
