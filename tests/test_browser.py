@@ -84,6 +84,8 @@ def jupyter_lab(tmp_path):
                JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
                IPYTHONDIR=str(tmp_path / "ipython"))
     env.pop("MPLBACKEND", None)  # the kernel draws inline, as on a learner's machine
+    # the kernel runs in this environment, where gantutor is installed
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env["PATH"]])
     log = open(tmp_path / "jupyter.log", "w")  # noqa: SIM115
     server = subprocess.Popen(
         [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root",
