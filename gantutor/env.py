@@ -63,6 +63,9 @@ def on_colab() -> bool:
 
 def bf16_supported(device: torch.device) -> bool:
     """Whether bf16 autocast is worth using on this device."""
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
+    if device.type == "cuda":  # native bf16 only (a T4 would emulate it, slowly)
+        try:
+            return torch.cuda.is_bf16_supported(including_emulation=False)
+        except TypeError:  # PyTorch before 2.3
+            return torch.cuda.is_bf16_supported()
     return device.type == "cpu"

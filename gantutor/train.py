@@ -3,7 +3,7 @@
 The loop knows nothing about the networks' insides. Per generator update it takes
 ``d_steps`` discriminator steps on detached fakes, then one generator step. It is
 written to keep the device busy: the data sits on the device whole, batches are index
-slices, noise is drawn on the device, and losses are summed *on the device* and read
+slices, noise is drawn on the device, and the losses stay *on the device*, read
 back only every ``log_every`` steps (one host synchronisation per ``log_every`` steps,
 not per step). With ``ddp=True`` it runs on several processes through
 DistributedDataParallel (see :mod:`gantutor.distributed`).
@@ -246,9 +246,8 @@ def train_gan(G, D, data, cfg: TrainConfig | None = None, out: str | Path | None
     # Without compile, the fake batch made for the D step is reused for the G step and
     # D's weights are frozen during it; under compile both are avoided (known pitfalls).
     reuse_fakes = cfg.d_steps == 1 and not cfg.compile
-    acc = torch.zeros(4, device=device)  # d_loss, g_loss, D(x), D(G(z)) summed
-    no_bad = cfg.steps + 1  # first_bad holds the first non-finite step, else this
-    first_bad = torch.full((), no_bad, device=device, dtype=torch.long)
+    # one row per step of the log window: d_loss, g_loss, D(x), D(G(z)), on the device
+    window = torch.zeros(cfg.log_every, 4, device=device)
     n_acc = 0
 
     def noise():
@@ -303,22 +302,24 @@ def train_gan(G, D, data, cfg: TrainConfig | None = None, out: str | Path | None
             if not cfg.compile:
                 D.requires_grad_(True)
         with torch.no_grad():
-            acc += torch.stack([loss_d.detach().float(), loss_g.detach().float(),
-                                torch.sigmoid(d_real.detach().float()).mean(),
-                                torch.sigmoid(d_fake.detach().float()).mean()])
-            bad = ~torch.isfinite(loss_d.detach() + loss_g.detach())
-            first_bad = torch.where(bad & (first_bad > step), step + 1, first_bad)
+            window[n_acc] = torch.stack([loss_d.float(), loss_g.float(),
+                                         torch.sigmoid(d_real.float()).mean(),
+                                         torch.sigmoid(d_fake.float()).mean()])
         n_acc += 1
         done = step + 1
         if done % cfg.log_every == 0 or done == cfg.steps:
             # one host synchronisation per log window
-            mean = acc / n_acc
+            rows = window[:n_acc]
+            bad = ~torch.isfinite(rows[:, :2]).all(1)  # steps whose losses broke
+            steps_done = torch.arange(done - n_acc + 1, done + 1, device=device)
+            first_bad = torch.where(bad, steps_done, cfg.steps + 1).min()
+            mean = rows.mean(0)
             if cfg.ddp:  # the history holds means over all processes
                 mean = distributed.mean_over_ranks(mean)
                 first_bad = distributed.min_over_ranks(first_bad)
             values = mean.tolist()
             bad_step = int(first_bad)
-            if bad_step != no_bad:
+            if bad_step <= cfg.steps:
                 bar.close()
                 kept = (f"; the last good checkpoint is kept in {ckpt_path}"
                         if ckpt_path is not None and ckpt_path.exists() else "")
@@ -328,7 +329,6 @@ def train_gan(G, D, data, cfg: TrainConfig | None = None, out: str | Path | None
                     "hinge, or add a gradient penalty; bf16 autocast can also overflow."
                 )
             history.append(done, values)
-            acc.zero_()
             n_acc = 0
             if main and cfg.snapshot_every and (done % cfg.snapshot_every == 0
                                        or done == cfg.steps):
