@@ -226,3 +226,26 @@ def logit_gradients(logits, grads: dict, fake_logits=None, ax=None, title=None):
         ax.set_title(title, fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def size_sweep(sweep: dict, ax=None, title=None):
+    """Training and held-out risk after training, against the number of training
+    examples (log scale); ``sweep`` is ``{n: (training risk, held-out risk)}`` as
+    returned by :func:`gantutor.risk.train_size_sweep`."""
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6, 3.4))
+    else:
+        fig = ax.figure
+    sizes = sorted(sweep)
+    ax.plot(sizes, [sweep[n][0] for n in sizes], "o-", label="training risk")
+    ax.plot(sizes, [sweep[n][1] for n in sizes], "o--", label="held-out risk")
+    ax.fill_between(sizes, [sweep[n][0] for n in sizes], [sweep[n][1] for n in sizes],
+                    alpha=0.15, color="C3", label="generalisation gap")
+    ax.set_xscale("log")
+    ax.set_xlabel("training examples")
+    ax.set_ylabel("risk (nats)")
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
