@@ -10,6 +10,7 @@ __version__ = "0.1.0"
 from . import (  # noqa: E402
     check,
     data,
+    distributed,
     losses,
     metrics,
     models,
@@ -17,6 +18,7 @@ from . import (  # noqa: E402
     objective,
     plot,
     risk,
+    scaling,
     widgets,
 )
 from .data import load_dataset  # noqa: E402
@@ -28,6 +30,7 @@ from .train import History, TrainConfig, load_generator, sample, train_gan  # no
 __all__ = [
     "budget", "build_gan", "data", "GantutorError", "History", "is_fast",
     "load_dataset", "load_generator", "losses", "metrics", "models", "notebook",
-    "on_colab", "plot", "check", "objective", "risk", "widgets",
+    "on_colab", "plot", "check", "objective", "risk", "widgets", "distributed",
+    "scaling",
     "resolve_device", "sample", "seed_everything", "TrainConfig", "train_gan",
 ]

@@ -1,0 +1,151 @@
+"""Scaling up: the step's cost counted and by formula, the baseline loops, the timer,
+and the speed paths of train_gan (torch.compile, bf16 autocast, channels-last)."""
+
+import copy
+import functools
+
+import pytest
+import torch
+
+import gantutor as gt
+from gantutor import scaling
+from gantutor.errors import GantutorError
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return gt.load_dataset("digits")
+
+
+def nets(model, data, **kw):
+    torch.manual_seed(0)
+    return gt.build_gan(model, data.shape, hidden=(32, 32), width=8, **kw)
+
+
+def config(steps=4, **kw):
+    return gt.TrainConfig(steps=steps, batch_size=16, log_every=2, checkpoint_every=2,
+                          device="cpu", progress=False, **kw)
+
+
+def weights(*modules):
+    return [t for m in modules for t in m.state_dict().values()]
+
+
+@pytest.mark.parametrize("pack", [1, 2])
+def test_mlp_formula_equals_the_counted_flops(digits, pack):
+    G, D = nets("mlp", digits, pack=pack)
+    cost = scaling.step_cost(G, D, digits, config())
+    assert cost.flops == scaling.mlp_step_flops(G, D, 16)
+
+
+def test_step_cost_leaves_the_networks_untouched_and_repeats(digits):
+    G, D = nets("mlp", digits)
+    before = [t.clone() for t in weights(G, D)]
+    a = scaling.step_cost(G, D, digits, config())
+    b = scaling.step_cost(G, D, digits, config())
+    assert a == b and a.flops > 0 and a.ops > 10
+    assert all(torch.equal(x, y) for x, y in zip(before, weights(G, D)))
+    assert 0 < a.intensity < a.flops
+
+
+def test_traffic_counter_counts_reads_writes_and_no_views():
+    x, y = torch.zeros(1000), torch.ones(1000)
+    counts = {}
+    for name, fn in [("add", lambda: x + y), ("add_", lambda: x.add_(y)),
+                     ("view", lambda: x.view(10, 100)), ("sum", lambda: x.sum())]:
+        counter = scaling._TrafficCounter()
+        with counter:
+            fn()
+        counts[name] = (counter.ops, counter.bytes)
+    assert counts == {"add": (1, 12000), "add_": (1, 12000), "view": (0, 0),
+                      "sum": (1, 4004)}
+
+
+@pytest.mark.parametrize("model,extra",
+                         [("mlp", {}), ("dcgan", {"channels_last": True})])
+def test_minimal_loop_computes_exactly_what_train_gan_computes(digits, model, extra):
+    G, D = nets(model, digits)
+    G2, D2 = copy.deepcopy(G), copy.deepcopy(D)
+    gt.train_gan(G, D, digits, config(**extra))
+    scaling.minimal_loop(G2, D2, digits, config(**extra))
+    assert all(torch.equal(a, b) for a, b in zip(weights(G, D), weights(G2, D2)))
+    with pytest.raises(GantutorError, match="plain unconditional"):
+        scaling.minimal_loop(G2, D2, digits, config(d_steps=2))
+
+
+def test_reference_loop_trains_and_reports(digits):
+    G, D = nets("dcgan", digits)
+    before = [t.clone() for t in weights(G, D)]
+    calls = []
+    scaling.reference_loop(G, D, digits, config(steps=5), on_step=calls.append)
+    assert calls == [2, 4]
+    assert all(torch.isfinite(t).all() for t in weights(G, D))
+    changed = [not torch.equal(a, b) for a, b in zip(before, weights(G, D))]
+    assert sum(changed) > len(changed) // 2
+
+
+def test_steps_per_second_from_the_clock(monkeypatch):
+    clock = iter([10.0, 11.0, 11.5, 13.5])  # read at steps 2, 4, 6, 8
+
+    def fake_run(G, D, data, cfg, on_step):
+        for step in range(cfg.log_every, cfg.steps + 1, cfg.log_every):
+            on_step(step)
+
+    monkeypatch.setattr(scaling.time, "perf_counter", lambda: next(clock))
+    cfg = config(steps=8)
+    assert scaling.steps_per_second(fake_run, None, None, None, cfg) == 6 / 3.5
+    clock = iter([10.0, 11.0, 11.5, 13.5])
+    assert scaling.steps_per_second(fake_run, None, None, None, cfg, best=True) == 4
+    with pytest.raises(GantutorError, match="warmup_windows"):
+        scaling.steps_per_second(fake_run, None, None, None, config(steps=2))
+
+
+def test_peak_table_names():
+    assert scaling.peak_tflops_for("NVIDIA H100 80GB HBM3") == 989
+    assert scaling.peak_tflops_for("NVIDIA H100 PCIe") == 756
+    assert scaling.peak_tflops_for("NVIDIA H200") == 989
+    assert scaling.peak_tflops_for("NVIDIA A100-SXM4-40GB") == 312
+    assert scaling.peak_tflops_for("NVIDIA L40S") == 362
+    assert scaling.peak_tflops_for("NVIDIA L4") == 121
+    assert scaling.peak_tflops_for("Tesla T4") == 65
+    assert scaling.peak_tflops_for("NVIDIA GeForce GTX 1080") is None
+    assert scaling.peak_tflops("cpu") is None
+
+
+def test_compiled_training_equals_its_eager_twin(digits, monkeypatch):
+    """Under compile, D keeps its gradients (no requires_grad toggling) and G gets
+    fresh fakes: the compiled run must compute what the same code computes eagerly.
+    The aot_eager backend runs Dynamo and AOTAutograd, where those pitfalls live,
+    without the C++ compiler's minutes."""
+    real_compile = torch.compile
+    monkeypatch.setattr(torch, "compile",
+                        functools.partial(real_compile, backend="aot_eager"))
+    G, D = nets("mlp", digits)
+    G_eager, D_eager = copy.deepcopy(G), copy.deepcopy(D)
+    before = [t.clone() for t in weights(G, D)]
+    torch._dynamo.reset()
+    compiled = gt.train_gan(G, D, digits, config(compile=True))
+    monkeypatch.setattr(torch, "compile", lambda module, **kw: module)
+    eager = gt.train_gan(G_eager, D_eager, digits, config(compile=True))
+    torch.testing.assert_close(weights(G, D), weights(G_eager, D_eager))
+    for name, values in eager.as_dict().items():
+        assert compiled.as_dict()[name] == pytest.approx(values)
+    assert all(not torch.equal(a, b) for a, b in zip(before, weights(G, D)))
+
+
+def test_bf16_autocast_and_channels_last_train(digits):
+    G, D = nets("dcgan", digits)
+    runs = {}
+    for name, extra in [("fp32", {}), ("channels_last", {"channels_last": True}),
+                        ("bf16", {"amp": True})]:
+        G_, D_ = copy.deepcopy(G), copy.deepcopy(D)
+        hist = gt.train_gan(G_, D_, digits, config(steps=2, **extra))
+        assert all(map(torch.isfinite, torch.tensor(hist.d_loss)))
+        runs[name] = weights(G_, D_)
+    # channels-last changes only the memory layout: the same numbers up to rounding
+    torch.testing.assert_close(runs["channels_last"], runs["fp32"], rtol=1e-3,
+                               atol=1e-4)
+    # bf16 rounds its products: close to fp32, but not equal (autocast was on)
+    assert any(not torch.allclose(a, b, atol=1e-6) for a, b in
+               zip(runs["bf16"], runs["fp32"]))
+    torch.testing.assert_close(runs["bf16"], runs["fp32"], rtol=0.05, atol=0.02)
