@@ -85,6 +85,19 @@ def test_small_course_builds_with_index_navigation_and_rewritten_links(tmp_path)
     assert site.check_site(out) == []
 
 
+def test_mentions_of_other_notebooks_become_links(tmp_path):
+    course = small_course(tmp_path / "repo" / "notebooks", second_md=(
+        "\n\nAs notebook 01 showed, and notebook 07 will show (not in this course), "
+        "see `notebook 01` and notebook 02 (this one)."))
+    site.build_site(course, tmp_path / "site", repo_root=tmp_path / "repo")
+    prose = pages(tmp_path / "site")["02_second.html"].select(".jp-MarkdownOutput")
+    links = [(a.get_text(), a["href"]) for cell in prose for a in cell.find_all("a")
+             if a.get_text().startswith("notebook")]
+    assert links == [("notebook 01", "01_first.html")]  # not 07, not code, not itself
+    text = " ".join(cell.get_text() for cell in prose)
+    assert "As notebook 01 showed, and notebook 07 will show" in text
+
+
 @pytest.mark.parametrize("markdown, problem", [
     ("\n\nSee [lesson 3](03_missing.ipynb).", "no such notebook in the course"),
     ("\n\nSee [the first](01_first.ipynb#No-such-heading).",

@@ -5,9 +5,10 @@
 
 Each notebook in notebooks/ becomes one page (nbconvert's lab template, images
 embedded in the page), with links to the previous and the next lesson and to the index
-page. A link to another notebook points to its page; a link to any other file of the
-repository points to that file on GitHub (the address in pyproject.toml). Nothing is
-executed: the pages show the outputs as committed.
+page. A link to another notebook points to its page, and so does a mention such as
+"notebook 05" in the prose; a link to any other file of the repository points to that
+file on GitHub (the address in pyproject.toml). Nothing is executed: the pages show the
+outputs as committed.
 
 The build fails, listing every problem, when a link points to a page, a file or a
 heading that does not exist, or when an image is missing or would need the internet;
@@ -138,6 +139,41 @@ def rewrite_links(soup, notebook: Path, pages: set[str], repo_root: Path,
     return problems
 
 
+MENTION = re.compile(r"\b([Nn]otebook) (\d\d)\b")
+
+
+def link_mentions(soup, pages: set[str], own_page: str) -> int:
+    """Turn "notebook 05" in the prose into a link to that lesson's page (when the
+    course has it); returns how many links were made."""
+    by_number = {page[:2]: page for page in pages}
+    made = 0
+    for prose in soup.select(".jp-MarkdownOutput"):
+        for text in list(prose.find_all(string=MENTION)):
+            if text.find_parent(["a", "code", "pre", "script", "style"]):
+                continue
+            pieces, last = [], 0
+            for m in MENTION.finditer(text):
+                page = by_number.get(m.group(2))
+                if page is None or page == own_page:
+                    continue
+                pieces += [text[last:m.start()],
+                           (f"{m.group(1)} {m.group(2)}", page)]
+                last = m.end()
+            if not pieces:
+                continue
+            pieces.append(text[last:])
+            for piece in pieces:
+                if isinstance(piece, tuple):
+                    a = soup.new_tag("a", href=piece[1])
+                    a.string = piece[0]
+                    text.insert_before(a)
+                    made += 1
+                elif piece:
+                    text.insert_before(piece)
+            text.extract()
+    return made
+
+
 def nav_html(prev: tuple | None, nxt: tuple | None, where: str) -> str:
     def link(item, arrow_left):
         if item is None:
@@ -164,6 +200,7 @@ def render_pages(notebooks: list[Path], out: Path, repo_root: Path,
     for i, lesson in enumerate(lessons):
         soup = BeautifulSoup(export_html(lesson["path"]), "html.parser")
         problems += rewrite_links(soup, lesson["path"], pages, repo_root, repo_url)
+        link_mentions(soup, pages, lesson["page"])
         prev = (lessons[i - 1]["page"], lessons[i - 1]["title"]) if i > 0 else None
         nxt = ((lessons[i + 1]["page"], lessons[i + 1]["title"])
                if i + 1 < len(lessons) else None)
