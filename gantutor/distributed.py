@@ -198,3 +198,35 @@ def spawn(fn, nprocs: int = 2, args: tuple = (), backend: str | None = None) -> 
         mp.spawn(_run_rank, nprocs=nprocs, join=True,
                  args=(nprocs, backend, _free_port(), threads, fn, args, results))
         return [results.get(r) for r in range(nprocs)]
+
+
+def torchrun(nprocs: int, *args: str, timeout: float = 1800):
+    """Run ``torchrun --nproc_per_node=nprocs -m gantutor <args>`` and print what rank
+    0 prints. Runs ``python -m torch.distributed.run`` (which is what the ``torchrun``
+    command is) with this Python, so it works inside notebooks too. Returns the
+    finished process; a failure raises GantutorError with the end of its errors.
+    """
+    import shlex
+    import subprocess
+    import sys
+
+    print("$ torchrun " + shlex.join([f"--nproc_per_node={nprocs}", "-m", "gantutor",
+                                      *args]))
+    cmd = [sys.executable, "-m", "torch.distributed.run",
+           f"--nproc_per_node={nprocs}", "-m", "gantutor", *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    print(proc.stdout.rstrip())
+    if proc.returncode != 0:
+        raise GantutorError(f"torchrun exited with status {proc.returncode}: "
+                            f"{proc.stderr.strip()[-1500:]}")
+    return proc
+
+
+def weight_difference(checkpoint_a, checkpoint_b) -> float:
+    """The largest absolute difference between the weights of G and D in two
+    checkpoints (0.0 when identical)."""
+    from .checkpoint import load_checkpoint
+
+    a, b = load_checkpoint(checkpoint_a), load_checkpoint(checkpoint_b)
+    return max((a[net][k].float() - b[net][k].float()).abs().max().item()
+               for net in ("G", "D") for k in a[net])

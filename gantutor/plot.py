@@ -249,3 +249,27 @@ def size_sweep(sweep: dict, ax=None, title=None):
         ax.set_title(title)
     fig.tight_layout()
     return fig
+
+
+def throughput(rows: list, title=None):
+    """Samples per second against batch size (log-log), one panel per model and one
+    line per variant; ``rows`` as returned by :func:`gantutor.scaling.throughput`."""
+    models = list(dict.fromkeys(r["model"] for r in rows))
+    fig, axes = plt.subplots(1, len(models), figsize=(5 * len(models), 3.4),
+                             squeeze=False)
+    for ax, model in zip(axes[0], models):
+        mine = [r for r in rows if r["model"] == model]
+        for variant in dict.fromkeys(r["variant"] for r in mine):
+            pts = sorted((r["batch_size"], r["samples_per_s"]) for r in mine
+                         if r["variant"] == variant)
+            ax.plot(*zip(*pts), "o-", label=variant)
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel("batch size")
+        ax.set_ylabel("samples / s")
+        ax.set_title(model)
+        ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig

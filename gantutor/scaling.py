@@ -4,7 +4,10 @@
   operations of its matrix products and convolutions (PyTorch's ``FlopCounterMode``),
   the bytes every operation reads and writes, and the number of operations (each one a
   kernel launch on a GPU).
-- :func:`mlp_step_flops` is the same FLOP count for an MLP GAN, from a formula.
+- :func:`gan_step_flops` is the same FLOP count for an MLP GAN, from a formula;
+  :func:`roofline_seconds` and :func:`ring_allreduce_bytes` are the two other
+  formulas of scaling: the least time a step can take, and what averaging the
+  gradients over N processes sends.
 - :func:`steps_per_second` times ``train_gan`` or one of the two baseline loops below
   on the same model, batch and data: :func:`reference_loop` is written the way the
   PyTorch DCGAN tutorial writes it; :func:`minimal_loop` is ``train_gan``'s own
@@ -134,8 +137,8 @@ def step_cost(G, D, data, cfg: TrainConfig | None = None) -> StepCost:
     return StepCost(*(a - b for a, b in zip(three, two)))
 
 
-def mlp_step_flops(G, D, batch_size: int) -> int:
-    """FLOPs of one ``train_gan`` step of an MLP GAN, from its layer sizes.
+def gan_step_flops(batch_size: int, g_layers, d_layers, pack: int = 1) -> int:
+    """FLOPs of one ``train_gan`` step of an MLP GAN with layers [(n_in, n_out), ...].
 
     A linear layer n_in -> n_out costs F = 2·B·n_in·n_out in the forward pass, F for
     the gradient of its weights and F for the gradient of its input. The step runs
@@ -145,19 +148,46 @@ def mlp_step_flops(G, D, batch_size: int) -> int:
 
         FLOPs = 3·F_G - F_G1 + 8·F_D - 2·F_D1
 
-    where F_G, F_D are whole forward passes and F_G1, F_D1 their first layers.
+    where F_G, F_D are whole forward passes and F_G1, F_D1 their first layers. A
+    packed D (PacGAN) sees B / pack rows.
     """
-    def forward(net, rows):
-        sizes = [(m.in_features, m.out_features) for m in net.modules()
-                 if isinstance(m, nn.Linear)]
-        if not sizes:
-            raise GantutorError("mlp_step_flops needs networks of nn.Linear layers")
-        per_layer = [2 * rows * n_in * n_out for n_in, n_out in sizes]
-        return sum(per_layer), per_layer[0]
+    f_g = [2 * batch_size * n_in * n_out for n_in, n_out in g_layers]
+    f_d = [2 * (batch_size // pack) * n_in * n_out for n_in, n_out in d_layers]
+    return 3 * sum(f_g) - f_g[0] + 8 * sum(f_d) - 2 * f_d[0]
 
-    f_g, f_g1 = forward(G, batch_size)
-    f_d, f_d1 = forward(D, batch_size // getattr(D, "pack", 1))
-    return 3 * f_g - f_g1 + 8 * f_d - 2 * f_d1
+
+def linear_layers(net: nn.Module) -> list[tuple[int, int]]:
+    """[(n_in, n_out), ...] of the network's linear layers, in order."""
+    return [(m.in_features, m.out_features) for m in net.modules()
+            if isinstance(m, nn.Linear)]
+
+
+def mlp_step_flops(G, D, batch_size: int) -> int:
+    """:func:`gan_step_flops` for the networks G and D themselves."""
+    g_layers, d_layers = linear_layers(G), linear_layers(D)
+    if not g_layers or not d_layers:
+        raise GantutorError("mlp_step_flops needs networks of nn.Linear layers")
+    return gan_step_flops(batch_size, g_layers, d_layers, getattr(D, "pack", 1))
+
+
+def roofline_seconds(flops: float, bytes_moved: float, peak_flops: float,
+                     bandwidth: float) -> float:
+    """The least time a step can take: max(FLOPs / peak, bytes / bandwidth).
+
+    Compute and memory traffic overlap, so the slower of the two sets the pace: the
+    step is compute-bound when FLOPs / bytes exceeds peak / bandwidth.
+    """
+    return max(flops / peak_flops, bytes_moved / bandwidth)
+
+
+def ring_allreduce_bytes(n_bytes: float, world_size: int) -> float:
+    """Bytes each process sends to average ``n_bytes`` of gradients over N processes
+    with a ring all-reduce (as NCCL and gloo do): 2·(N - 1)/N · n_bytes.
+
+    Half of it reduce-scatters (each process ends with the sum of one N-th), half
+    all-gathers (every process receives every summed N-th).
+    """
+    return 2 * (world_size - 1) / world_size * n_bytes
 
 
 # ------------------------------------------------------------------ timing
@@ -302,3 +332,54 @@ def minimal_loop(G, D, data, cfg: TrainConfig, on_step=None) -> None:
             D.requires_grad_(True)
         if on_step is not None and step % cfg.log_every == 0:
             on_step(step)
+
+
+# ------------------------------------------------------------------ sweeps
+
+REFERENCE = "reference"  # a variant that runs reference_loop instead of train_gan
+
+
+def throughput(model: str, data, batch_sizes, variants: dict,
+               samples_per_window: int = 2048, windows: int = 2,
+               device="auto") -> list[dict]:
+    """Samples per second of every variant at every batch size, on this machine.
+
+    ``variants`` maps a name to ``TrainConfig`` settings for ``train_gan`` (e.g.
+    ``{"amp": True}``), or to :data:`REFERENCE` for :func:`reference_loop`. Each
+    measurement builds fresh networks, runs one warm-up window and ``windows`` timed
+    windows of about ``samples_per_window`` samples, and keeps the fastest window.
+    """
+    from .models import build_gan
+
+    device = resolve_device(device)
+    rows = []
+    for batch_size in batch_sizes:
+        log_every = max(1, samples_per_window // batch_size)
+        for name, settings in variants.items():
+            reference = settings == REFERENCE
+            torch.manual_seed(0)
+            G, D = build_gan(model, data.shape)
+            cfg = TrainConfig(steps=(windows + 1) * log_every, batch_size=batch_size,
+                              log_every=log_every, checkpoint_every=log_every,
+                              device=str(device), **({} if reference else settings))
+            rate = steps_per_second(reference_loop if reference else train_gan,
+                                    G, D, data, cfg, best=True)
+            rows.append({"model": model, "variant": name, "batch_size": batch_size,
+                         "steps_per_s": rate, "samples_per_s": rate * batch_size})
+    return rows
+
+
+def throughput_table(rows: list[dict]) -> str:
+    """Samples per second as text: one line per model and variant, one column per
+    batch size."""
+    sizes = sorted({r["batch_size"] for r in rows})
+    lines = [f"{'model':6} {'variant':22}" + "".join(f"{'B=' + str(b):>10}"
+                                                      for b in sizes)]
+    keys = list(dict.fromkeys((r["model"], r["variant"]) for r in rows))
+    for model, variant in keys:
+        rate = {r["batch_size"]: r["samples_per_s"] for r in rows
+                if (r["model"], r["variant"]) == (model, variant)}
+        cells = "".join(f"{rate[b]:10.0f}" if b in rate else f"{'':>10}"
+                        for b in sizes)
+        lines.append(f"{model:6} {variant:22}{cells}")
+    return "\n".join(lines)
