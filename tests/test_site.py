@@ -147,3 +147,6 @@ def test_the_course_site_builds_from_the_committed_notebooks(tmp_path):
                     if i["src"].startswith("data:image/png")]
         assert len(embedded) >= figures, f"{path.name}: figures missing from its page"
         assert soup.select_one("nav.course-nav a[href='index.html']") is not None
+        widgets = sum("application/vnd.jupyter.widget-view+json" in o.get("data", {})
+                      for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+        assert len(soup.select("p.widget-note")) == widgets

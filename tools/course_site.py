@@ -48,6 +48,7 @@ nav.course-nav { display: flex; justify-content: space-between; gap: 1rem;
                  border-bottom: 1px solid #d0d7de; background: #f6f8fa; }
 nav.course-nav.bottom { border-top: 1px solid #d0d7de; border-bottom: none; }
 nav.course-nav a { text-decoration: none; }
+p.widget-note { color: #57606a; font-size: 0.9em; font-style: italic; }
 """
 INDEX_STYLE = NAV_STYLE + """
 body { font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto;
@@ -174,6 +175,22 @@ def link_mentions(soup, pages: set[str], own_page: str) -> int:
     return made
 
 
+WIDGET_NOTE = ("An interactive widget: its controls respond when you run this "
+               "notebook in Jupyter or Colab; here it shows its saved state, when "
+               "the page can load the widget library.")
+
+
+def note_widgets(soup) -> int:
+    """Under every ipywidgets output, a line saying how to use it (a static page
+    cannot run the Python behind the controls)."""
+    views = soup.find_all("script", type="application/vnd.jupyter.widget-view+json")
+    for view in views:
+        note = soup.new_tag("p", attrs={"class": "widget-note"})
+        note.string = WIDGET_NOTE
+        view.parent.append(note)
+    return len(views)
+
+
 def nav_html(prev: tuple | None, nxt: tuple | None, where: str) -> str:
     def link(item, arrow_left):
         if item is None:
@@ -201,6 +218,7 @@ def render_pages(notebooks: list[Path], out: Path, repo_root: Path,
         soup = BeautifulSoup(export_html(lesson["path"]), "html.parser")
         problems += rewrite_links(soup, lesson["path"], pages, repo_root, repo_url)
         link_mentions(soup, pages, lesson["page"])
+        note_widgets(soup)
         prev = (lessons[i - 1]["page"], lessons[i - 1]["title"]) if i > 0 else None
         nxt = ((lessons[i + 1]["page"], lessons[i + 1]["title"])
                if i + 1 < len(lessons) else None)
