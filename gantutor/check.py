@@ -565,6 +565,279 @@ def g_loss_nonsaturating():
     )
 
 
+# ------------------------------------------- 05/06: GAN steps, smoothing, R1
+
+
+def step_exercise(adapt: Callable[[Callable], Callable]) -> Callable:
+    """Like :func:`exercise`, for functions that *update networks* instead of
+    returning numbers. The spec's reference and mistakes have the learner's signature;
+    ``adapt(fn)`` turns any of them into ``case -> numbers`` (fresh networks for each
+    call, then what the step did to them), which the usual comparison then checks."""
+
+    def decorate(make_spec: Callable[[], Spec]) -> Callable:
+        name = make_spec.__name__
+
+        @functools.wraps(make_spec)
+        def check(fn: Callable) -> CheckResult:
+            spec = make_spec()
+            adapted = Spec(
+                reference=adapt(spec.reference), cases=spec.cases,
+                mistakes=[Mistake(adapt(m.fn), m.message) for m in spec.mistakes],
+                outputs=spec.outputs, rtol=spec.rtol, atol=spec.atol,
+                nonfinite=spec.nonfinite)
+            return run_check(name, adapt(fn) if callable(fn) else fn, adapted)
+
+        del check.__wrapped__
+        check.spec = make_spec
+        CHECKS[name] = check
+        return check
+
+    return decorate
+
+
+def _tiny_gan(seed: int, confident: bool):
+    """A small G (3-D noise -> 2-D points), D and a batch, all from ``seed``.
+
+    ``confident``: D's last layer scaled up so its logits pass ±1 (where the hinge
+    is flat and saturating losses saturate)."""
+    from .models import MLPDiscriminator, MLPGenerator
+
+    torch.manual_seed(seed)
+    G = MLPGenerator((2,), z_dim=3, hidden=(8,), out_activation="none")
+    D = MLPDiscriminator((2,), hidden=(8,))
+    if confident:
+        with torch.no_grad():
+            D.net[-1].weight.mul_(40.0)
+    g = _gen(seed)
+    x_real = torch.randn(6, 2, generator=g) + 1.0
+    z = torch.randn(6, 3, generator=g)
+    return G, D, x_real, z
+
+
+def _flat(params, grads: bool = False) -> torch.Tensor:
+    parts = []
+    for p in params:
+        if grads:
+            parts.append(torch.zeros_like(p) if p.grad is None else p.grad)
+        else:
+            parts.append(p)
+    return torch.cat([t.detach().flatten() for t in parts])
+
+
+def _stale_grads(net) -> None:
+    """Leave a gradient from an earlier step in every weight (zero_grad must go)."""
+    for p in net.parameters():
+        p.grad = torch.ones_like(p)
+
+
+def _adapt_d_step(fn: Callable) -> Callable:
+    """fn(G, D, opt_d, x_real, z) -> (D's weights after, gradients left in G)."""
+
+    def run(seed: int, confident: bool = False):
+        G, D, x_real, z = _tiny_gan(seed, confident)
+        # plain SGD: the change of the weights is -lr times the gradient, so any
+        # difference in the loss shows (Adam's first step is lr times its sign)
+        opt_d = torch.optim.SGD(D.parameters(), lr=0.1)
+        _stale_grads(D)
+        fn(G, D, opt_d, x_real, z)
+        return _flat(D.parameters()), _flat(G.parameters(), grads=True)
+
+    return run
+
+
+def _adapt_g_step(fn: Callable) -> Callable:
+    """fn(G, D, opt_g, z) -> (G's weights after, D's weights after)."""
+
+    def run(seed: int, confident: bool = False):
+        G, D, _, z = _tiny_gan(seed, confident)
+        opt_g = torch.optim.SGD(G.parameters(), lr=0.1)
+        _stale_grads(G)
+        fn(G, D, opt_g, z)
+        return _flat(G.parameters()), _flat(D.parameters())
+
+    return run
+
+
+def _step_cases() -> list[Case]:
+    return [Case("a fresh D (logits near 0)", 0),
+            Case("another fresh D and batch", 1),
+            Case("a confident D (logits beyond ±1)", 2, confident=True)]
+
+
+def _hinge_d_step(G, D, opt_d, x_real, z, detach=True, zero=True, loss=None):
+    x_fake = G(z)
+    if detach:
+        x_fake = x_fake.detach()
+    d_real, d_fake = D(x_real), D(x_fake)
+    loss_d = (loss or losses.d_loss_hinge)(d_real, d_fake)
+    if zero:
+        opt_d.zero_grad()
+    loss_d.backward()
+    opt_d.step()
+
+
+@step_exercise(_adapt_d_step)
+def d_step_hinge():
+    """Checks ``fn(G, D, opt_d, x_real, z)``: one discriminator update with the hinge
+    loss  E_x[max(0, 1 − D(x))] + E_z[max(0, 1 + D(G(z)))]  on D's logits, fakes
+    detached (the function returns nothing; the check looks at what it did)."""
+    return Spec(
+        reference=_hinge_d_step,
+        cases=_step_cases,
+        outputs=("D's weights after the step", "the gradients left in G"),
+        mistakes=[
+            Mistake(lambda G, D, o, x, z: _hinge_d_step(G, D, o, x, z, detach=False),
+                    "the fakes are not detached: the D loss sent gradients into G. "
+                    "Use G(z).detach() (or make them under torch.no_grad())."),
+            Mistake(lambda G, D, o, x, z: _hinge_d_step(G, D, o, x, z, zero=False),
+                    "opt_d.zero_grad() is missing: PyTorch adds new gradients to "
+                    "the old ones, so the step used last step's gradients too."),
+            Mistake(lambda G, D, o, x, z: _hinge_d_step(
+                        G, D, o, x, z, loss=lambda r, f: F.relu(1 - r).mean()
+                        + F.relu(1 - f).mean()),
+                    "the fakes are treated as real: their term is max(0, 1 + D(G(z))) "
+                    "(D pushes fake logits below −1), not max(0, 1 − D(G(z)))."),
+            Mistake(lambda G, D, o, x, z: _hinge_d_step(
+                        G, D, o, x, z, loss=losses.d_loss_wasserstein),
+                    "the max(0, ·) is missing: this is the Wasserstein critic loss. "
+                    "The hinge stops pushing once a logit is beyond ±1."),
+            Mistake(lambda G, D, o, x, z: _hinge_d_step(
+                        G, D, o, x, z, loss=losses.d_loss_minimax),
+                    "this is the cross-entropy D loss of the earlier cells; the "
+                    "exercise asks for the hinge: F.relu(1 − d_real).mean() + "
+                    "F.relu(1 + d_fake).mean()."),
+        ],
+    )
+
+
+def _hinge_g_step(G, D, opt_g, z, detach=False, zero=True, loss=None):
+    x_fake = G(z)
+    if detach:
+        x_fake = x_fake.detach()
+    loss_g = (loss or losses.g_loss_hinge)(D(x_fake))
+    if zero:
+        opt_g.zero_grad()
+    loss_g.backward()
+    opt_g.step()
+
+
+@step_exercise(_adapt_g_step)
+def g_step_hinge():
+    """Checks ``fn(G, D, opt_g, z)``: one generator update with the hinge generator
+    loss  −E_z[D(G(z))]  on D's logits (D's weights must not change)."""
+    return Spec(
+        reference=_hinge_g_step,
+        cases=_step_cases,
+        outputs=("G's weights after the step", "D's weights after the step"),
+        mistakes=[
+            Mistake(lambda G, D, o, z: _hinge_g_step(G, D, o, z,
+                                                     loss=lambda d: d.mean()),
+                    "the sign is flipped: G wants D(G(z)) *high*, so it minimises "
+                    "−mean(D(G(z)))."),
+            Mistake(lambda G, D, o, z: _hinge_g_step(
+                        G, D, o, z, loss=losses.g_loss_nonsaturating),
+                    "this is the non-saturating loss −E[log D(G(z))] of the earlier "
+                    "cells; the hinge generator loss is −mean(D(G(z))) on the logits."),
+            Mistake(lambda G, D, o, z: _hinge_g_step(G, D, o, z, detach=True),
+                    "G's weights did not move: the fakes were detached, so no "
+                    "gradient reached G. Detach only in the D step."),
+            Mistake(lambda G, D, o, z: _hinge_g_step(G, D, o, z, zero=False),
+                    "opt_g.zero_grad() is missing: the step also used the gradients "
+                    "left over from before."),
+        ],
+    )
+
+
+def _smoothing_cases() -> list[Case]:
+    g = _gen(5)
+    return [Case("8 real and 8 fake logits, smooth=0.1", torch.randn(8, generator=g),
+                 torch.randn(8, generator=g), 0.1),
+            Case("a confident D (real +4, fake −4), smooth=0.2",
+                 torch.full((4,), 4.0), torch.full((4,), -4.0), 0.2),
+            Case("smooth=0 (must equal the plain D loss)", torch.randn(5, generator=g),
+                 torch.randn(5, generator=g), 0.0)]
+
+
+def _bce(logits, target: float):
+    return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, target))
+
+
+@exercise
+def d_loss_smoothed():
+    """Checks ``fn(d_real, d_fake, smooth)``: the discriminator loss with one-sided
+    label smoothing (Salimans et al. 2016) on D's logits: real targets 1 − smooth,
+    fake targets 0,
+
+        BCE(d_real, 1 − smooth) + BCE(d_fake, 0).
+    """
+    return Spec(
+        reference=lambda r, f, s: losses.d_loss_minimax(r, f, smooth=s),
+        cases=_smoothing_cases,
+        mistakes=[
+            Mistake(lambda r, f, s: _bce(r, 1 - s) + _bce(f, s),
+                    "this smooths both sides: the fake targets must stay 0 (smoothing "
+                    "them rewards D for calling fakes a bit real, which keeps bad "
+                    "samples alive)."),
+            Mistake(lambda r, f, s: _bce(r, s) + _bce(f, 0.0),
+                    "the real target is `smooth` itself; it should be 1 − smooth "
+                    "(0.9 for smooth = 0.1)."),
+            Mistake(lambda r, f, s: _bce(r, 1.0) + _bce(f, 0.0),
+                    "no smoothing: the real targets are still 1; use 1 − smooth."),
+        ],
+    )
+
+
+def _adapt_r1(fn: Callable) -> Callable:
+    """fn(D, x_real) -> (the penalty, its gradient with respect to D's weights)."""
+
+    def run(seed: int):
+        _, D, x_real, _ = _tiny_gan(seed, confident=False)
+        penalty = fn(D, x_real)
+        if not isinstance(penalty, torch.Tensor):
+            penalty = torch.as_tensor(penalty, dtype=torch.float32)
+        params = list(D.parameters())
+        if penalty.requires_grad:
+            grads = torch.autograd.grad(penalty.sum(), params, allow_unused=True)
+        else:  # no graph back to D's weights: the penalty cannot train D
+            grads = [None] * len(params)
+        flat = torch.cat([(torch.zeros_like(p) if g is None else g).flatten()
+                          for p, g in zip(params, grads)])
+        return penalty.detach(), flat
+
+    return run
+
+
+def _r1_variant(D, x_real, create_graph=True, power=2, reduce="mean"):
+    x = x_real.detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(D(x).sum(), x, create_graph=create_graph)
+    norms = grad.flatten(1).norm(dim=1) ** power
+    return norms.mean() if reduce == "mean" else norms.sum()
+
+
+@step_exercise(_adapt_r1)
+def r1_penalty():
+    """Checks ``fn(D, x_real)``: the R1 penalty (Mescheder et al. 2018)
+    E_x[‖∇_x D(x)‖²] on real samples, as a number D can be trained on (its gradient
+    with respect to D's weights must exist: ``create_graph=True``)."""
+    return Spec(
+        reference=losses.r1_penalty,
+        cases=[Case("a small D and 6 real points", 0), Case("another D and batch", 1)],
+        outputs=("the penalty", "its gradient with respect to D's weights"),
+        mistakes=[
+            Mistake(lambda D, x: _r1_variant(D, x, create_graph=False),
+                    "the value is right but D cannot learn from it: without "
+                    "create_graph=True, autograd.grad returns a constant, so the "
+                    "penalty has no gradient with respect to D's weights."),
+            Mistake(lambda D, x: _r1_variant(D, x, power=1),
+                    "this is the norm ‖∇D‖; R1 penalises the *squared* norm "
+                    "‖∇D‖² (sum of squares, no square root)."),
+            Mistake(lambda D, x: _r1_variant(D, x, reduce="sum"),
+                    "this is the sum over the batch; the penalty is the mean "
+                    "(an expectation over real samples)."),
+        ],
+    )
+
+
 # ------------------------------------------------------------- 10: scaling up
 
 _CLASSIC_G = ((100, 256), (256, 512), (512, 784))
