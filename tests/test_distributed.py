@@ -1,9 +1,6 @@
 """DDP on 2 CPU processes (gloo): gradients are averaged, so 2 processes with half the
 batch each follow the 1-process run; checkpoints resume on another process count."""
 
-import subprocess
-import sys
-
 import pytest
 import torch
 
@@ -98,14 +95,27 @@ def test_ddp_outside_torchrun_is_explained(tmp_path, capsys):
     assert "torchrun --nproc_per_node=N" in capsys.readouterr().err
 
 
-def test_torchrun_command_line(tmp_path):
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
-           "-m", "gantutor", "train", "--ddp", "--dataset", "digits", "--steps", "4",
-           "--batch-size", "16", "--log-every", "2", "--checkpoint-every", "2",
-           "--out", str(tmp_path), "--no-progress"]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert proc.stdout.count("trained to step 4") == 1  # rank 0 only
-    assert "2 processes (cpu)" in proc.stdout
-    state = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+def test_torchrun_command_line(tmp_path, capsys):
+    args = ["train", "--ddp", "--dataset", "digits", "--steps", "4", "--batch-size",
+            "16", "--log-every", "2", "--checkpoint-every", "2", "--no-progress"]
+    distributed.torchrun(2, *args, "--out", str(tmp_path / "two"))
+    printed = capsys.readouterr().out
+    assert printed.startswith("$ torchrun --nproc_per_node=2 -m gantutor train --ddp")
+    assert printed.count("trained to step 4") == 1  # rank 0 only
+    assert "2 processes (cpu)" in printed
+    state = torch.load(tmp_path / "two" / "checkpoint.pt", weights_only=True)
     assert state["step"] == 4 and state["config"]["ddp"] is True
+    ckpt = tmp_path / "two" / "checkpoint.pt"
+    assert distributed.weight_difference(ckpt, ckpt) == 0.0
+
+
+def test_a_failed_torchrun_is_reported(monkeypatch):
+    import subprocess
+
+    def failed(cmd, **kwargs):
+        return subprocess.CompletedProcess(cmd, 1, "", "Traceback ...\nValueError: x")
+
+    monkeypatch.setattr(subprocess, "run", failed)
+    with pytest.raises(GantutorError, match="status 1: Traceback") as err:
+        distributed.torchrun(2, "train", "--ddp")
+    assert "ValueError: x" in str(err.value)

@@ -134,18 +134,45 @@ def test_compiled_training_equals_its_eager_twin(digits, monkeypatch):
 
 
 def test_bf16_autocast_and_channels_last_train(digits):
-    G, D = nets("dcgan", digits)
     runs = {}
-    for name, extra in [("fp32", {}), ("channels_last", {"channels_last": True}),
-                        ("bf16", {"amp": True})]:
-        G_, D_ = copy.deepcopy(G), copy.deepcopy(D)
-        hist = gt.train_gan(G_, D_, digits, config(steps=2, **extra))
+    for name, model, extra in [("fp32", "dcgan", {}),
+                               ("channels_last", "dcgan", {"channels_last": True}),
+                               ("mlp fp32", "mlp", {}),
+                               ("mlp bf16", "mlp", {"amp": True})]:
+        G, D = nets(model, digits)
+        hist = gt.train_gan(G, D, digits, config(steps=2, **extra))
         assert all(map(torch.isfinite, torch.tensor(hist.d_loss)))
-        runs[name] = weights(G_, D_)
+        runs[name] = weights(G, D)
     # channels-last changes only the memory layout: the same numbers up to rounding
     torch.testing.assert_close(runs["channels_last"], runs["fp32"], rtol=1e-3,
                                atol=1e-4)
     # bf16 rounds its products: close to fp32, but not equal (autocast was on)
     assert any(not torch.allclose(a, b, atol=1e-6) for a, b in
-               zip(runs["bf16"], runs["fp32"]))
-    torch.testing.assert_close(runs["bf16"], runs["fp32"], rtol=0.05, atol=0.02)
+               zip(runs["mlp bf16"], runs["mlp fp32"]))
+    torch.testing.assert_close(runs["mlp bf16"], runs["mlp fp32"], rtol=0.05,
+                               atol=0.02)
+
+
+def test_throughput_sweep_table_and_plot(digits):
+    variants = {"train_gan": {}, "tutorial loop": scaling.REFERENCE}
+    rows = scaling.throughput("mlp", digits, [16, 32], variants,
+                              samples_per_window=16, windows=1, device="cpu")
+    assert [(r["batch_size"], r["variant"]) for r in rows] == [
+        (16, "train_gan"), (16, "tutorial loop"), (32, "train_gan"),
+        (32, "tutorial loop")]
+    for r in rows:
+        assert r["samples_per_s"] == pytest.approx(r["steps_per_s"] * r["batch_size"])
+    table = scaling.throughput_table(rows).splitlines()
+    assert table[0].split() == ["model", "variant", "B=16", "B=32"]
+    assert table[2].split()[:3] == ["mlp", "tutorial", "loop"]
+    assert float(table[1].split()[-1]) == pytest.approx(rows[2]["samples_per_s"],
+                                                        abs=0.5)
+    fig = gt.plot.throughput(rows)
+    assert [ax.get_title() for ax in fig.axes] == ["mlp"]
+    assert len(fig.axes[0].lines) == 2
+
+
+def test_ring_allreduce_bytes():
+    assert scaling.ring_allreduce_bytes(1000, 1) == 0
+    assert scaling.ring_allreduce_bytes(1000, 2) == 1000
+    assert scaling.ring_allreduce_bytes(1000, 8) == 1750
