@@ -20,6 +20,8 @@ COMMANDS = [
      "train a GAN and write samples, curves, checkpoint"),
     ("sample", "gantutor.cmd_train",
      "draw samples from a checkpoint into .png or .npy"),
+    ("compress", "gantutor.cmd_compress", "compress a file with a model: real bytes"),
+    ("decompress", "gantutor.cmd_compress", "decompress a `gantutor compress` file"),
 ]
 
 

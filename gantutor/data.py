@@ -362,6 +362,33 @@ def dataset_report(data) -> str:
            f"from {data.source}"
 
 
+TEXTS = {"pydoc": "Python's own documentation topics (pydoc_data.topics), UTF-8",
+         "alice": "alice29.txt of the Canterbury corpus (text/alice29.txt in the data "
+                  "folder)"}
+
+
+def load_text(name: str, root: str | Path | None = None) -> bytes:
+    """The bytes of a course text: ``"pydoc"`` (ships with Python: every topic of
+    ``pydoc_data.topics``, in key order, UTF-8) or ``"alice"`` (``text/alice29.txt``,
+    looked up in ``root``, ``$GANTUTOR_DATA`` and ``~/.cache/gantutor``)."""
+    if name == "pydoc":
+        from pydoc_data.topics import topics
+
+        return "".join(topics[k] for k in sorted(topics)).encode("utf-8")
+    if name == "alice":
+        for base in _candidate_dirs(root):
+            path = base / "text" / "alice29.txt"
+            if path.is_file():
+                return path.read_bytes()
+        raise DataNotFoundError(
+            "alice29.txt was not found (looked in "
+            f"{', '.join(str(d / 'text') for d in _candidate_dirs(root))}). Put the "
+            "Canterbury corpus file in a text/ folder and set GANTUTOR_DATA to the "
+            "folder above it, or use the pydoc text, which ships with Python."
+        )
+    raise GantutorError(f"unknown text {name!r}: choose one of {', '.join(TEXTS)}")
+
+
 class Batches:
     """Endless shuffled mini-batches as index slices of tensors already on the device.
 
