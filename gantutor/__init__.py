@@ -11,6 +11,7 @@ from . import (  # noqa: E402
     check,
     data,
     distributed,
+    lessons,
     losses,
     metrics,
     models,
@@ -31,6 +32,6 @@ __all__ = [
     "budget", "build_gan", "data", "GantutorError", "History", "is_fast",
     "load_dataset", "load_generator", "losses", "metrics", "models", "notebook",
     "on_colab", "plot", "check", "objective", "risk", "widgets", "distributed",
-    "scaling",
+    "scaling", "lessons",
     "resolve_device", "sample", "seed_everything", "TrainConfig", "train_gan",
 ]
