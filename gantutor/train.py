@@ -36,6 +36,8 @@ class TrainConfig:
     lr: float = 2e-4  # Adam learning rate of the generator
     lr_d: float | None = None  # Adam learning rate of the discriminator (None: = lr)
     betas: tuple[float, float] = (0.5, 0.999)  # Adam betas, as in DCGAN
+    lr_decay: float = 0.0  # both learning rates fall linearly to 0 over this last
+    #                        fraction of the steps (0: constant; see lr_scale)
     loss: str = "nonsaturating"  # nonsaturating, minimax, hinge or wasserstein
     d_steps: int = 1  # discriminator updates per generator update (5 for WGAN-GP)
     label_smoothing: float = 0.0  # one-sided: real targets 1 - this (minimax losses)
@@ -67,6 +69,8 @@ class TrainConfig:
             problems.append("d_steps and log_every must be >= 1")
         if self.checkpoint_every % self.log_every:
             problems.append("checkpoint_every must be a multiple of log_every")
+        if not 0 <= self.lr_decay <= 1:
+            problems.append("lr_decay must be in [0, 1]")
         if not 0 <= self.label_smoothing < 1:
             problems.append("label_smoothing must be in [0, 1)")
         if self.label_smoothing and self.loss not in ("nonsaturating", "minimax"):
@@ -265,7 +269,13 @@ def train_gan(G, D, data, cfg: TrainConfig | None = None, out: str | Path | None
                desc="training", unit="step", dynamic_ncols=True)
     G.train()
     D.train()
+    lr_d = cfg.lr_d or cfg.lr
     for step in range(start, cfg.steps):
+        if cfg.lr_decay:
+            scale = lr_scale(step, cfg.steps, cfg.lr_decay)
+            for opt, lr in ((opt_g, cfg.lr), (opt_d, lr_d)):
+                for group in opt.param_groups:
+                    group["lr"] = lr * scale
         with _autocast(device, cfg.amp):
             # ---- discriminator: minimise d_loss on real vs detached fakes
             for _ in range(cfg.d_steps):
@@ -345,6 +355,14 @@ def train_gan(G, D, data, cfg: TrainConfig | None = None, out: str | Path | None
     if ckpt_path is not None and start == cfg.steps and not ckpt_path.exists():
         checkpoint(start)
     return history
+
+
+def lr_scale(step: int, steps: int, decay: float) -> float:
+    """Learning-rate factor at ``step`` (0-based) of ``steps``: 1, then a linear fall
+    to 0 over the last ``decay`` fraction, min(1, (steps − step) / (decay · steps))."""
+    if decay <= 0:
+        return 1.0
+    return min(1.0, (steps - step) / (decay * steps))
 
 
 def adam(params, lr: float, betas, device: torch.device) -> torch.optim.Adam:
