@@ -129,3 +129,75 @@ def setup(seed: int = 0, threads: int | None = None):
     print(f"gantutor {__version__} | torch {torch.__version__} | device: {device} "
           f"({name}) | budget: {mode} | python {sys.version.split()[0]}")
     return device
+
+
+class LiveTraining:
+    """An ``on_step`` callback that keeps one figure up to date while a GAN trains:
+    the latest samples from the fixed noise, the two losses, and D(x) and D(G(z)).
+
+    ``gt.train_gan(G, D, data, cfg, on_step=gt.notebook.LiveTraining(cfg.steps))``
+    In a notebook the figure is replaced in place (one output, the last picture is
+    what is saved); elsewhere nothing is shown. Redraws at most every
+    ``min_seconds`` and always at the last step; ``modes`` (2-D data) are drawn as
+    crosses, ``lim`` fixes the axes of 2-D samples.
+    """
+
+    def __init__(self, total_steps: int, title: str | None = None, modes=None,
+                 lim: float | None = None, min_seconds: float = 2.0):
+        self.total_steps = total_steps
+        self.title, self.modes, self.lim = title, modes, lim
+        self.min_seconds = min_seconds
+        self.handle = None
+        self.redraws = 0
+        self._last = None
+
+    def __call__(self, step: int, history) -> None:
+        import time
+
+        now = time.perf_counter()
+        due = self._last is None or now - self._last >= self.min_seconds
+        if not (due or step >= self.total_steps):
+            return
+        self._last = now
+        fig = self.draw(step, history)
+        self._show(fig)
+        self.redraws += 1
+
+    def draw(self, step: int, history):
+        """The figure for ``history`` at ``step`` (a new, closed matplotlib figure)."""
+        import matplotlib.pyplot as plt
+
+        from . import plot
+
+        fig, axes = plt.subplots(1, 3, figsize=(11, 3.2),
+                                 gridspec_kw={"width_ratios": [1, 1.3, 1.3]})
+        plt.close(fig)  # shown through the display handle only, never twice
+        if history.snapshots:
+            snap_step, x = history.snapshots[-1]
+            if x.dim() == 2:
+                plot.scatter_2d(x, self.modes, ax=axes[0], lim=self.lim,
+                                title=f"samples at step {snap_step}")
+            else:
+                plot.show_images(x[:36], nrow=6, ax=axes[0],
+                                 title=f"samples at step {snap_step}")
+        else:
+            axes[0].set_axis_off()
+        if history.step:
+            plot.history(history, axes=axes[1:])
+        title = f"step {step} of {self.total_steps}"
+        fig.suptitle(f"{self.title}: {title}" if self.title else title)
+        fig.tight_layout()
+        return fig
+
+    def _show(self, fig) -> None:
+        try:
+            from IPython import get_ipython
+            from IPython.display import display
+        except ImportError:
+            return
+        if get_ipython() is None:  # a plain script or a test: nothing to show
+            return
+        if self.handle is None:
+            self.handle = display(fig, display_id=True)
+        else:
+            self.handle.update(fig)
