@@ -18,6 +18,7 @@ from . import (  # noqa: E402
     notebook,
     objective,
     plot,
+    remedies,
     risk,
     scaling,
     widgets,
@@ -32,6 +33,6 @@ __all__ = [
     "budget", "build_gan", "data", "GantutorError", "History", "is_fast",
     "load_dataset", "load_generator", "losses", "metrics", "models", "notebook",
     "on_colab", "plot", "check", "objective", "risk", "widgets", "distributed",
-    "scaling", "lessons",
+    "scaling", "lessons", "remedies",
     "resolve_device", "sample", "seed_everything", "TrainConfig", "train_gan",
 ]
