@@ -127,19 +127,36 @@ def bit_decoder(payload: bytes):
 # ------------------------------------------------------------ categorical symbols
 
 
-def encode_symbols(symbols, freqs) -> bytes:
-    """Range-code ``symbols[t]`` with integer frequencies ``freqs[t]`` (shape (n, K)).
+class SymbolEncoder:
+    """Range-codes symbols with integer frequencies, a batch per call, in order.
 
-    Frequencies are integers >= 1; constriction normalises them exactly, so a decoder
-    given the same integers reproduces the same model on any machine.
+    Frequencies are integers >= 1 (one row of K per symbol); constriction normalises
+    them exactly, so a decoder given the same integers reproduces the same model on
+    any machine. The range coder is first-in-first-out: :class:`SymbolDecoder` must
+    be asked for the same batches in the same order.
     """
-    stream = _stream()
-    enc = stream.queue.RangeEncoder()
-    symbols = np.asarray(symbols, dtype=np.int32).reshape(-1)
-    if len(symbols):
-        table = np.asarray(freqs, dtype=np.float64).reshape(len(symbols), -1)
-        enc.encode(symbols, stream.model.Categorical(perfect=False), table)
-    return words_to_bytes(enc.get_compressed())
+
+    def __init__(self):
+        stream = _stream()
+        self._enc = stream.queue.RangeEncoder()
+        self._family = stream.model.Categorical(perfect=False)
+
+    def encode(self, symbols, freqs) -> None:
+        symbols = np.asarray(symbols, dtype=np.int32).reshape(-1)
+        if len(symbols):
+            table = np.asarray(freqs, dtype=np.float64).reshape(len(symbols), -1)
+            self._enc.encode(symbols, self._family, table)
+
+    def payload(self) -> bytes:
+        return words_to_bytes(self._enc.get_compressed())
+
+
+def encode_symbols(symbols, freqs) -> bytes:
+    """Range-code ``symbols[t]`` with integer frequencies ``freqs[t]`` (shape (n, K))
+    in one call; see :class:`SymbolEncoder`."""
+    enc = SymbolEncoder()
+    enc.encode(symbols, freqs)
+    return enc.payload()
 
 
 class SymbolDecoder:
@@ -155,6 +172,32 @@ class SymbolDecoder:
         table = np.asarray(freqs, dtype=np.float64)
         table = table.reshape(-1, table.shape[-1])
         return self._dec.decode(self._family, table)
+
+
+def _iid_model(freqs):
+    freqs = np.asarray(freqs, dtype=np.float64).reshape(-1)
+    if not len(freqs) or freqs.min() < 1 or (freqs != np.round(freqs)).any():
+        raise ValueError("frequencies must be integers >= 1")
+    return _stream().model.Categorical(freqs, perfect=False)
+
+
+def encode_iid(symbols, freqs) -> bytes:
+    """Range-code symbols that all follow one model, given by integer frequencies
+    ``freqs`` (shape (K,), each >= 1) of the symbols 0..K-1: one model object for
+    the whole sequence instead of an (n, K) table."""
+    symbols = np.asarray(symbols, dtype=np.int32).reshape(-1)
+    enc = _stream().queue.RangeEncoder()
+    if len(symbols):
+        enc.encode(symbols, _iid_model(freqs))
+    return words_to_bytes(enc.get_compressed())
+
+
+def decode_iid(payload: bytes, count: int, freqs) -> np.ndarray:
+    """Decode ``count`` symbols coded by :func:`encode_iid` with the same ``freqs``."""
+    if count == 0:
+        return np.zeros(0, dtype=np.int32)
+    dec = _stream().queue.RangeDecoder(bytes_to_words(payload))
+    return dec.decode(_iid_model(freqs), count)
 
 
 def words_to_bytes(words) -> bytes:
