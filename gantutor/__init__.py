@@ -8,9 +8,12 @@ reusable logic lives here, where the tests cover it.
 __version__ = "0.1.0"
 
 from . import (  # noqa: E402
+    attribution,
+    augment,
     check,
     data,
     distributed,
+    latent,
     lessons,
     losses,
     metrics,
@@ -18,6 +21,7 @@ from . import (  # noqa: E402
     notebook,
     objective,
     plot,
+    probe,
     remedies,
     risk,
     scaling,
@@ -33,6 +37,6 @@ __all__ = [
     "budget", "build_gan", "data", "GantutorError", "History", "is_fast",
     "load_dataset", "load_generator", "losses", "metrics", "models", "notebook",
     "on_colab", "plot", "check", "objective", "risk", "widgets", "distributed",
-    "scaling", "lessons", "remedies",
+    "scaling", "lessons", "remedies", "attribution", "augment", "latent", "probe",
     "resolve_device", "sample", "seed_everything", "TrainConfig", "train_gan",
 ]

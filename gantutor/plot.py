@@ -273,3 +273,104 @@ def throughput(rows: list, title=None):
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def class_sheet(x, y, title=None, ax=None):
+    """Samples of a conditional generator sorted by class, one row per class, the
+    class written at the left (``gantutor.latent.class_sheet`` makes x and y)."""
+    y = torch.as_tensor(y).cpu()
+    classes = torch.unique(y).tolist()
+    per_class = len(y) // len(classes)
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(0.55 * per_class + 0.6, 0.55 * len(classes)))
+    else:
+        fig = ax.figure
+    show_images(x, nrow=per_class, ax=ax)
+    ax.set_axis_on()
+    ax.set_xticks([])
+    h = x.shape[-2] + 1
+    ax.set_yticks([1 + h * (i + 0.5) for i in range(len(classes))], classes)
+    ax.tick_params(length=0)
+    for side in ax.spines.values():
+        side.set_visible(False)
+    if title:
+        ax.set_title(title, fontsize=10)
+    return fig
+
+
+def confusion_matrix(m, ax=None, title=None, xlabel="predicted", ylabel="true class"):
+    """A confusion matrix M[y, ŷ] as an image with the counts written in; the
+    diagonal holds the correct answers."""
+    m = np.asarray(m)
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(4.2, 3.8))
+    else:
+        fig = ax.figure
+    ax.imshow(m, cmap="Blues")
+    k = m.shape[0]
+    for i in range(k):
+        for j in range(k):
+            ax.text(j, i, str(m[i, j]), ha="center", va="center", fontsize=7,
+                    color="white" if m[i, j] > m.max() / 2 else "black")
+    ax.set_xticks(range(k))
+    ax.set_yticks(range(k))
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def attribution_maps(x, maps: dict, titles=None):
+    """Images (top row) and one row of signed attribution maps per entry of ``maps``
+    (label -> tensor shaped like x): red pushes the score up, blue pushes it down,
+    each image on its own symmetric scale."""
+    x = torch.as_tensor(x).detach().cpu()
+    n = len(x)
+    fig, axes = plt.subplots(1 + len(maps), n, figsize=(1.3 * n + 0.8,
+                                                        1.35 * (1 + len(maps))),
+                             squeeze=False)
+    for i in range(n):
+        show_images(x[i:i + 1], ax=axes[0, i],
+                    title=None if titles is None else titles[i])
+        for r, a in enumerate(maps.values(), start=1):
+            a_i = torch.as_tensor(a[i]).detach().cpu().float().sum(0).numpy()
+            lim = float(np.abs(a_i).max()) or 1.0
+            axes[r, i].imshow(a_i, cmap="bwr", vmin=-lim, vmax=lim,
+                              interpolation="nearest")
+            axes[r, i].set_xticks([])
+            axes[r, i].set_yticks([])
+    for r, label in enumerate(maps, start=1):
+        axes[r, 0].set_ylabel(label, fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def augmentation(summary, ax=None, title=None):
+    """Test accuracy (mean ± std over seeds) per condition, one group per number of
+    labelled images per class; ``summary`` from ``gantutor.augment.summarize``."""
+    ns = sorted({s.per_class for s in summary})
+    conditions = list(dict.fromkeys(s.condition for s in summary))
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(7, 3.4))
+    else:
+        fig = ax.figure
+    width = 0.8 / len(conditions)
+    for c, cond in enumerate(conditions):
+        cells = [next((s for s in summary if s.per_class == n and s.condition == cond),
+                      None) for n in ns]
+        xs = [i + (c - (len(conditions) - 1) / 2) * width
+              for i, s in enumerate(cells) if s]
+        ax.bar(xs, [100 * s.mean for s in cells if s], width,
+               yerr=[100 * (s.std if np.isfinite(s.std) else 0) for s in cells if s],
+               capsize=3, label=cond, color=f"C{c}")
+    ax.set_xticks(range(len(ns)), [f"{n} labelled / class" for n in ns])
+    ax.set_ylabel("test accuracy (%)")
+    lo = min(100 * s.mean for s in summary)
+    ax.set_ylim(max(0, lo - 15), 100)
+    ax.legend(fontsize=8, loc="lower right")
+    if title:
+        ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig

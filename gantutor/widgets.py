@@ -49,3 +49,38 @@ def dstar_explorer(p: Gaussian | None = None, mu: float = 2.0, sigma: float = 0.
     box = w.VBox([w.HBox([mu_slider, sigma_slider]), readout, out])
     box.sliders, box.readout, box.output = (mu_slider, sigma_slider), readout, out
     return box
+
+
+def latent_slider(G, z0, z1, y=None, method: str = "slerp", steps: int = 41):
+    """A slider t ∈ [0, 1] walking from z0 to z1 (``method``: slerp or lerp); moving
+    it shows G(z(t)) and |z(t)|. Static twin: ``gt.plot.image_rows`` of
+    ``gt.latent.interpolate``. The images are computed once, up front, so the slider
+    responds instantly. Returns the widget (a VBox); ``.slider`` is its slider.
+    """
+    import ipywidgets as w
+    import matplotlib.pyplot as plt
+
+    from . import latent, plot
+
+    path = latent.interpolate(z0, z1, steps, method)  # (steps, d)
+    images = latent.generate(G, path, y)
+    slider = w.FloatSlider(value=0.5, min=0.0, max=1.0, step=1 / (steps - 1),
+                           description="t", continuous_update=True,
+                           readout_format=".2f")
+    out = w.Output()
+
+    def redraw(_change=None):
+        i = round(slider.value * (steps - 1))
+        fig, ax = plt.subplots(figsize=(2.2, 2.4))
+        plot.show_images(images[i:i + 1], ax=ax,
+                         title=f"{method}, t = {i / (steps - 1):.2f}\n"
+                               f"|z(t)| = {float(path[i].norm()):.2f}")
+        out.outputs = ()
+        out.append_display_data(fig)
+        plt.close(fig)
+
+    slider.observe(redraw, names="value")
+    redraw()
+    box = w.VBox([slider, out])
+    box.slider, box.output = slider, out
+    return box

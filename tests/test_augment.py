@@ -1,0 +1,104 @@
+"""The augmentation experiment: few labels, shifts, generated images, summaries."""
+
+import math
+
+import pytest
+import torch
+
+from gantutor import augment
+from gantutor.augment import AugmentConfig, AugmentResult
+from gantutor.data import load_dataset
+from gantutor.errors import GantutorError
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_dataset("digits", "train"), load_dataset("digits", "test")
+
+
+def test_few_labels_draws_exactly_per_class_and_is_seeded():
+    y = torch.arange(10).repeat(20)
+    idx = augment.few_labels(y, 3, seed=0)
+    assert torch.bincount(y[idx]).tolist() == [3] * 10
+    assert len(set(idx.tolist())) == 30  # no image twice
+    assert torch.equal(idx, augment.few_labels(y, 3, seed=0))
+    assert not torch.equal(idx, augment.few_labels(y, 3, seed=1))
+    with pytest.raises(GantutorError, match="class 0 has only 20"):
+        augment.few_labels(y, 21)
+
+
+def test_random_shift_moves_ink_by_at_most_max_shift():
+    x = torch.full((64, 1, 9, 9), -1.0)
+    x[:, :, 4, 4] = 1.0  # one pixel of ink in the centre
+    out = augment.random_shift(x, 2, torch.Generator().manual_seed(0))
+    assert out.shape == x.shape
+    pos = (out[:, 0] == 1.0).flatten(1).float().argmax(1)
+    rows, cols = pos // 9, pos % 9
+    assert (out == 1.0).flatten(1).sum(1).eq(1).all()  # the ink is kept, not copied
+    assert ((rows - 4).abs() <= 2).all() and ((cols - 4).abs() <= 2).all()
+    assert len(set(zip(rows.tolist(), cols.tolist()))) > 10  # really random
+    assert ((out == -1.0) | (out == 1.0)).all()  # vacated pixels are background
+    assert torch.equal(augment.random_shift(x, 0, torch.Generator()), x)
+
+
+def test_classifier_learns_and_extra_images_are_really_used(digits):
+    train, test = digits
+    cfg = AugmentConfig(steps=100, synthetic_fraction=0.5)
+    few = augment.few_labels(train.y, 1, seed=0)  # one image per class
+    alone = augment.train_classifier(train.x[few], train.y[few], 10, cfg, seed=0)
+    helped = augment.train_classifier(train.x[few], train.y[few], 10, cfg, seed=0,
+                                      x_extra=train.x, y_extra=train.y)
+    acc_alone = augment.test_accuracy(alone, test.x, test.y)
+    acc_helped = augment.test_accuracy(helped, test.x, test.y)
+    assert acc_helped > 0.75 and acc_helped > acc_alone + 0.15, (acc_alone, acc_helped)
+
+
+def test_training_is_reproducible_from_its_seed(digits):
+    train, _ = digits
+    cfg = AugmentConfig(steps=5)
+    nets = [augment.train_classifier(train.x[:50], train.y[:50], 10, cfg, seed=s,
+                                     shift=True) for s in (3, 3, 4)]
+    same = [torch.equal(a, b) for a, b in zip(nets[0].state_dict().values(),
+                                              nets[1].state_dict().values())]
+    other = [torch.equal(a, b) for a, b in zip(nets[0].state_dict().values(),
+                                               nets[2].state_dict().values())]
+    assert all(same) and not any(other)
+
+
+def test_experiment_runs_every_condition_and_summarizes(digits):
+    train, test = digits
+    cfg = AugmentConfig(per_class=(5,), seeds=(0, 1), steps=20, gan_steps=10,
+                        synthetic_per_class=20, max_shift=1)
+    G_all = augment.train_conditional_gan(train.x, train.y, 10, steps=10)
+    results = augment.augmentation_experiment(train, test, cfg, G_all=G_all,
+                                              progress=False)
+    assert len(results) == 2 * 4
+    assert {r.condition for r in results} == set(augment.CONDITIONS)
+    assert all(0 <= r.accuracy <= 1 for r in results)
+    summary = augment.summarize(results)
+    assert [s.condition for s in summary] == list(augment.CONDITIONS)
+    assert all(s.n_seeds == 2 for s in summary)
+    assert summary[0].diff_mean == 0 and summary[0].wins == 0
+    text = augment.format_summary(summary)
+    assert "real + cGAN (same labels)" in text and "±" in text
+
+
+def test_summarize_pairs_each_seed_with_its_own_baseline():
+    R = AugmentResult
+    results = [R(10, 0, "real only", 0.50), R(10, 1, "real only", 0.70),
+               R(10, 2, "real only", 0.60),
+               R(10, 0, "real + shifts", 0.55), R(10, 1, "real + shifts", 0.72),
+               R(10, 2, "real + shifts", 0.58)]
+    base, shifts = augment.summarize(results)
+    assert base.mean == pytest.approx(0.6) and base.std == pytest.approx(0.1)
+    assert shifts.diff_mean == pytest.approx((0.05 + 0.02 - 0.02) / 3)
+    assert shifts.diff_std == pytest.approx(torch.tensor([0.05, 0.02, -0.02]).std()
+                                            .item(), rel=1e-5)
+    assert shifts.wins == 2 and math.isnan(shifts.label_agreement)
+
+
+def test_bad_settings_are_refused():
+    with pytest.raises(GantutorError, match="synthetic_fraction"):
+        AugmentConfig(synthetic_fraction=1.0)
+    with pytest.raises(GantutorError, match="per_class"):
+        AugmentConfig(per_class=())
