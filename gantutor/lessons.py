@@ -215,3 +215,47 @@ def _fixed_samples(G, fixed_z) -> torch.Tensor:
         x = G(fixed_z)
     G.train(was_training)
     return x.float().cpu()
+
+
+def plot_runs(runs: dict, n_images: int = 16):
+    """One column per run: its last samples over its D(x) and D(G(z)) curves.
+
+    ``runs`` maps a title to a :class:`VariantRun`; a run that crashed shows its
+    error instead. Returns the figure.
+    """
+    import textwrap
+
+    import matplotlib.pyplot as plt
+
+    from . import plot
+
+    n = len(runs)
+    fig, axes = plt.subplots(2, n, figsize=(2.3 * n, 4.6), squeeze=False,
+                             gridspec_kw={"height_ratios": [1.2, 1]})
+    for col, (title, run) in enumerate(runs.items()):
+        top, bottom = axes[0, col], axes[1, col]
+        top.set_title(title, fontsize=9)
+        if run.history.snapshots:
+            step, x = run.history.snapshots[-1]
+            plot.show_images(x[:n_images], nrow=int(n_images ** 0.5), ax=top)
+            top.set_title(f"{title}\n(step {step})", fontsize=9)
+        else:
+            top.set_axis_off()
+            top.text(0.5, 0.5, textwrap.fill(run.error or "no samples", 22),
+                     ha="center", va="center", fontsize=7, color="darkred",
+                     transform=top.transAxes)
+        h = run.history
+        if h.step:
+            bottom.plot(h.step, h.d_real, label="D(x)")
+            bottom.plot(h.step, h.d_fake, label="D(G(z))")
+            bottom.axhline(0.5, color="gray", lw=0.8, ls="--")
+        else:
+            bottom.text(0.5, 0.5, "crashed at step 1", ha="center", va="center",
+                        fontsize=8, transform=bottom.transAxes)
+        bottom.set_ylim(0, 1)
+        bottom.set_xlabel("step", fontsize=8)
+        bottom.tick_params(labelsize=7)
+        if col == 0:
+            bottom.legend(fontsize=7)
+    fig.tight_layout()
+    return fig

@@ -153,3 +153,18 @@ def test_unknown_bug_is_a_clear_error(tiny):
     data, G, D = tiny
     with pytest.raises(gt.GantutorError, match="unknown bug"):
         lessons.train_variant(G, D, data, cfg(2), bug="typo")
+
+
+def test_plot_runs_shows_samples_or_the_error(tiny):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    data, G, D = tiny
+    G2, D2 = copy.deepcopy(G), copy.deepcopy(D)
+    ok = lessons.train_variant(G, D, data, cfg(4, snapshot_every=2, n_fixed=16))
+    bad = lessons.train_variant(G2, D2, data, cfg(4), bug="d_applied_twice")
+    fig = lessons.plot_runs({"correct": ok, "D(D(x))": bad})
+    assert len(fig.axes) == 4
+    assert fig.axes[0].get_title() == "correct\n(step 4)"
+    texts = [t.get_text() for t in fig.axes[1].texts]
+    assert texts and "IndexError" in texts[0].replace("\n", " ")
