@@ -30,10 +30,10 @@ ARCH_VERSION = 1  # bump when the network or its training changes: old caches re
 SEED = 0
 CACHE_ENV = "GANTUTOR_CACHE"
 # Training budget: about this many image presentations (epochs = budget / images,
-# between 2 and 20): under half a minute on 2 CPU cores for 28x28 images, a few
+# between 2 and 40): under half a minute on 2 CPU cores for 28x28 images, a few
 # seconds for the 8x8 digits. The held-out accuracy is reported next to every use.
 TRAINING_IMAGES = 100_000
-MIN_EPOCHS, MAX_EPOCHS = 2, 20
+MIN_EPOCHS, MAX_EPOCHS = 2, 40
 
 
 class Classifier(nn.Module):

@@ -22,6 +22,7 @@ COMMANDS = [
      "draw samples from a checkpoint into .png or .npy"),
     ("compress", "gantutor.cmd_compress", "compress a file with a model: real bytes"),
     ("decompress", "gantutor.cmd_compress", "decompress a `gantutor compress` file"),
+    ("evaluate", "gantutor.cmd_evaluate", "score a generator: FD, PRDC, privacy"),
 ]
 
 

@@ -31,6 +31,10 @@ def configure_train(p: argparse.ArgumentParser) -> None:
     p.add_argument("--split", default="auto", choices=("auto", "train", "test"),
                    help="which split to train on; auto takes the training split if "
                         "present, else the test split")
+    p.add_argument("--holdout", type=float, default=0.0, metavar="FRACTION",
+                   help="keep this seeded fraction of the split out of training, so "
+                        "`gantutor evaluate` can test membership inference on it "
+                        "(e.g. 0.5; 0 trains on the whole split)")
     p.add_argument("--data-dir", default=None,
                    help="folder with IDX files (default: $GANTUTOR_DATA, then "
                         "~/.cache/gantutor)")
@@ -103,7 +107,7 @@ def _train(args) -> int:
     import matplotlib.pyplot as plt
 
     from . import distributed, plot
-    from .data import dataset_report, load_dataset
+    from .data import dataset_report, holdout_split, load_dataset
     from .env import resolve_device, seed_everything
     from .models import build_gan, count_parameters
     from .train import TrainConfig, sample, train_gan
@@ -115,6 +119,8 @@ def _train(args) -> int:
     say = print if main else (lambda *a, **k: None)  # only rank 0 talks
     seed_everything(args.seed)
     data = load_dataset(args.dataset, split=args.split, root=args.data_dir)
+    if args.holdout:  # the held-out part is rebuilt by `gantutor evaluate`
+        data, _ = holdout_split(data, args.holdout, seed=0)
     say(dataset_report(data))
     if args.dataset in ("ring", "grid") and model != "mlp":
         raise GantutorError("the 2-D mixtures need --model mlp")

@@ -64,6 +64,7 @@ class ImageData:
     split: str
     source: str  # where the data came from, in words, for the notebook's report line
     num_classes: int = 10
+    part: dict | None = None  # set by holdout_split: which seeded part of the split
 
     def __len__(self) -> int:
         return self.x.shape[0]
@@ -76,7 +77,7 @@ class ImageData:
     def to(self, device) -> ImageData:
         return ImageData(
             self.name, self.x.to(device), self.y.to(device), self.split, self.source,
-            self.num_classes,
+            self.num_classes, self.part,
         )
 
 
@@ -353,6 +354,35 @@ def load_or_digits(name: str = "mnist", split: str = "auto",
               "scikit-learn's bundled 8x8 digits instead (set GANTUTOR_DATA to a "
               "folder of IDX files to use it).")
         return load_dataset("digits", split=digits_split, device=device)
+
+
+def holdout_split(data: ImageData, fraction: float, seed: int = 0):
+    """(kept, held_out): a seeded random ``fraction`` of ``data`` set aside.
+
+    Train on ``kept`` and keep ``held_out`` unseen, for membership inference. Each
+    part records ``{"fraction", "seed", "held_out"}`` in ``.part`` (a checkpoint
+    stores it), so the same split can be rebuilt from the same data.
+    """
+    if not isinstance(data, ImageData):
+        raise GantutorError("a held-out part applies to image datasets; the 2-D "
+                            "mixtures can be sampled afresh instead")
+    if not 0 < fraction < 1:
+        raise GantutorError(f"the held-out fraction must be between 0 and 1, got "
+                            f"{fraction}")
+    order = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))
+    n_out = round(len(data) * fraction)
+    if n_out < 1 or n_out >= len(data):
+        raise GantutorError(f"holding out {fraction} of {len(data)} samples leaves "
+                            "one part empty; choose another fraction")
+    parts = []
+    for held, idx in ((False, order[n_out:]), (True, order[:n_out])):
+        idx = idx.to(data.x.device)
+        info = {"fraction": fraction, "seed": seed, "held_out": held}
+        what = f"held-out {fraction:.0%}" if held else f"kept {1 - fraction:.0%}"
+        parts.append(ImageData(data.name, data.x[idx], data.y[idx], data.split,
+                               f"{data.source} ({what}, seed {seed})",
+                               data.num_classes, info))
+    return parts[0], parts[1]
 
 
 def dataset_report(data) -> str:

@@ -237,6 +237,8 @@ def train_gan(G, D, data, cfg: TrainConfig | None = None, out: str | Path | None
             "config": asdict(cfg), "step": step, "history": history.as_dict(),
             "rng": gen.get_state(), "batches": batches.state_dict(),
             "dataset": getattr(data, "name", None),
+            "data_split": getattr(data, "split", None),  # what trained G: for evaluate
+            "data_part": getattr(data, "part", None),
         })
 
     G_run, D_run = G, D

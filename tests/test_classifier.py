@@ -1,5 +1,7 @@
 """The offline feature extractor: training, held-out accuracy, the checksummed cache."""
 
+import shutil
+
 import pytest
 import torch
 
@@ -7,14 +9,31 @@ from gantutor import classifier, metrics
 from gantutor.errors import GantutorError
 
 
+@pytest.fixture(scope="session")
+def trained_cache(tmp_path_factory):
+    """A cache folder holding one digits classifier trained on a short budget."""
+    folder = tmp_path_factory.mktemp("classifier-cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(classifier, "MAX_EPOCHS", 3)
+        classifier.get_classifier("digits", "cpu", cache=folder, verbose=False)
+    return folder
+
+
 @pytest.fixture
 def quick(monkeypatch, tmp_path):
-    """A fresh cache folder and a short training budget (the full one is tested in
-    tests/test_metrics_calibration.py through the shared session classifier)."""
+    """An empty cache folder and a short training budget (the real budget is used by
+    tests/test_metrics_calibration.py)."""
     monkeypatch.setenv("GANTUTOR_CACHE", str(tmp_path))
     monkeypatch.setattr(classifier, "MAX_EPOCHS", 3)
     monkeypatch.setattr(classifier, "_LOADED", {})
     return tmp_path
+
+
+@pytest.fixture
+def cached(quick, trained_cache):
+    """Like ``quick``, with the trained classifier's files already in the cache."""
+    shutil.copytree(trained_cache / "classifiers", quick / "classifiers")
+    return quick
 
 
 def _files(folder):
@@ -36,9 +55,10 @@ def test_trains_once_then_loads_from_cache(quick, capsys):
 
 
 @pytest.mark.parametrize("damage", ["flip a byte", "truncate", "delete checksum"])
-def test_corrupted_cache_is_retrained(quick, capsys, damage):
+def test_corrupted_cache_is_retrained(cached, capsys, damage):
     model = metrics.get_classifier("digits", "cpu")
-    pt, sums = _files(quick)
+    assert "loaded from" in capsys.readouterr().out
+    pt, sums = _files(cached)
     if damage == "flip a byte":
         raw = bytearray(pt.read_bytes())
         raw[len(raw) // 2] ^= 0xFF
@@ -66,7 +86,7 @@ def test_global_random_state_is_untouched(quick):
     assert torch.equal(torch.rand(3), expected)
 
 
-def test_features_probs_predict_shapes_and_accuracy(quick):
+def test_features_probs_predict_shapes_and_accuracy(cached):
     model = metrics.get_classifier("digits", "cpu", verbose=False)
     x = torch.rand(7, 1, 8, 8) * 2 - 1
     assert model.features(x, batch_size=3).shape == (7, model.feature_dim)
@@ -76,7 +96,7 @@ def test_features_probs_predict_shapes_and_accuracy(quick):
     assert model.test_accuracy > 0.8  # even after 3 epochs (20 in real use)
 
 
-def test_wrong_image_size_and_unknown_dataset_are_explained(quick):
+def test_wrong_image_size_and_unknown_dataset_are_explained(cached):
     model = metrics.get_classifier("digits", "cpu", verbose=False)
     with pytest.raises(GantutorError, match=r"\(1, 8, 8\)"):
         model.features(torch.zeros(2, 1, 28, 28))
