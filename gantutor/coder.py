@@ -57,6 +57,84 @@ def binary_code_length_bits(p1, bits) -> float:
     return code_length_bits(np.where(b, p1, 1.0 - p1))
 
 
+def entropy_bits(p) -> float:
+    """H(p) = -sum_x p(x) log2 p(x): the shortest average code length, in bits."""
+    p = np.asarray(p, dtype=np.float64)
+    nz = p > 0
+    return float(-(p[nz] * np.log2(p[nz])).sum())
+
+
+def cross_entropy_bits(p, q) -> float:
+    """H(p, q) = -sum_x p(x) log2 q(x): the average code length when data from p is
+    coded with a code built for q. Never below H(p)."""
+    p, q = np.asarray(p, dtype=np.float64), np.asarray(q, dtype=np.float64)
+    nz = p > 0
+    return float(-(p[nz] * np.log2(q[nz])).sum())
+
+
+def kl_bits(p, q) -> float:
+    """KL(p || q) = H(p, q) - H(p): the bits wasted per symbol by the wrong model."""
+    return cross_entropy_bits(p, q) - entropy_bits(p)
+
+
+def sequence_code_length(probs, symbols):
+    """-sum_t log2 probs[t, symbols[t]] for a table of probabilities (T, K) and the
+    symbols that occurred (T,): the bits an entropy coder needs for the sequence."""
+    import torch
+
+    probs = torch.as_tensor(probs)
+    symbols = torch.as_tensor(symbols)
+    return -torch.log2(probs[torch.arange(len(symbols)), symbols]).sum()
+
+
+# ---------------------------------------------- arithmetic coding, for the idea
+
+
+def arithmetic_encode(message, probs, trace=None) -> str:
+    """Exact arithmetic coding with fractions (the idea; the package codes with
+    constriction). Each symbol narrows [low, low + width) to its share of the
+    interval, so the final width is prod_t p(x_t); the code is the shortest binary
+    fraction 0.b1b2... whose whole dyadic interval lies inside, about
+    -log2(width) + 2 bits. ``probs`` maps symbol -> probability (exact fractions
+    from ``fractions.Fraction`` or decimal strings); ``trace`` (a list) receives
+    (symbol, low, width) after each step."""
+    from fractions import Fraction
+
+    probs = {s: Fraction(v) for s, v in probs.items()}
+    low, width = Fraction(0), Fraction(1)
+    for x in message:
+        below = sum((v for s, v in probs.items() if s < x), Fraction(0))
+        low, width = low + width * below, width * probs[x]
+        if trace is not None:
+            trace.append((x, low, width))
+    bits, k = "", 0
+    while True:  # the shortest k-bit fraction c / 2**k with [c, c+1) / 2**k inside
+        k += 1
+        c = -(-low * 2**k // 1)  # ceil(low * 2**k)
+        if Fraction(c + 1, 2**k) <= low + width:
+            bits = format(int(c), f"0{k}b")
+            return bits
+
+
+def arithmetic_decode(bits: str, probs, n: int) -> list:
+    """Invert :func:`arithmetic_encode`: find which symbol's share holds the code
+    value, n times."""
+    from fractions import Fraction
+
+    probs = {s: Fraction(v) for s, v in sorted(probs.items())}
+    value = Fraction(int(bits, 2), 2 ** len(bits)) if bits else Fraction(0)
+    low, width, out = Fraction(0), Fraction(1), []
+    for _ in range(n):
+        cum = low
+        for s, v in probs.items():
+            if value < cum + width * v:
+                out.append(s)
+                low, width = cum, width * v
+                break
+            cum += width * v
+    return out
+
+
 def constriction_version() -> str:
     """The installed constriction version (its package metadata)."""
     from importlib.metadata import PackageNotFoundError, version

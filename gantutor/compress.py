@@ -31,7 +31,13 @@ import numpy as np
 from . import coder
 from .checkpoint import atomic_write
 from .errors import CorruptFileError, GantutorError
-from .textmodel import CMConfig, ContextMixer, model_probabilities, table_bits_for
+from .textmodel import (
+    CMConfig,
+    ContextMixer,
+    byte_costs,
+    model_probabilities,
+    table_bits_for,
+)
 
 MODELS = ("cm", "gru")
 
@@ -42,10 +48,13 @@ def _version() -> str:
     return __version__
 
 
-def _encode_cm(data: bytes, settings: dict) -> tuple[dict, bytes]:
+def _encode_cm(data: bytes, settings: dict, stats: dict) -> tuple[dict, bytes]:
     cfg = CMConfig.from_dict({"table_bits": table_bits_for(len(data)), **settings})
-    p1 = model_probabilities(data, cfg)
+    model = ContextMixer(cfg)
+    p1 = model_probabilities(data, model=model)
     bits = np.unpackbits(np.frombuffer(data, dtype=np.uint8))
+    stats.update(ideal_bits=coder.binary_code_length_bits(p1, bits),
+                 costs=byte_costs(p1, data), model=model)
     return {"settings": cfg.to_dict()}, coder.encode_bits(bits, p1)
 
 
@@ -54,11 +63,12 @@ def _decode_cm(payload: bytes, n: int, header: dict) -> bytes:
     return ContextMixer(cfg).run(n, coder.bit_decoder(payload))
 
 
-def _encode_gru(data: bytes, settings: dict) -> tuple[dict, bytes]:
+def _encode_gru(data: bytes, settings: dict, stats: dict) -> tuple[dict, bytes]:
     from . import textnet
 
     cfg = textnet.PrequentialConfig.from_dict(settings)
-    payload, _ = textnet.prequential_encode(data, cfg)
+    payload, blocks = textnet.prequential_encode(data, cfg)
+    stats.update(ideal_bits=sum(b["bits"] for b in blocks), blocks=blocks)
     extra = {"settings": cfg.to_dict(), "machine": textnet.machine_fingerprint()}
     return extra, payload
 
@@ -74,20 +84,22 @@ def _decode_gru(payload: bytes, n: int, header: dict) -> bytes:
 _CODECS = {"cm": (_encode_cm, _decode_cm), "gru": (_encode_gru, _decode_gru)}
 
 
-def compress(data: bytes, model: str = "cm", **settings) -> bytes:
+def compress(data: bytes, model: str = "cm", stats: dict | None = None,
+             **settings) -> bytes:
     """Compress ``data`` with ``model`` ("cm" or "gru"); returns container bytes.
 
     ``settings`` override the model's defaults (:class:`~gantutor.textmodel.CMConfig`
-    or :class:`~gantutor.textnet.PrequentialConfig` fields).
+    or :class:`~gantutor.textnet.PrequentialConfig` fields). A ``stats`` dict
+    receives ``ideal_bits`` (-sum log2 p of the data under the model) and, for "cm",
+    ``costs`` (bits of each byte) and ``model`` (the model after reading the data).
     """
     data = bytes(data)
     if model not in _CODECS:
         raise GantutorError(f"unknown model {model!r}: choose one of "
                             f"{', '.join(MODELS)}")
-    extra, payload = _CODECS[model][0](data, settings)
+    extra, payload = _CODECS[model][0](data, settings, {} if stats is None else stats)
     header = {"model": model, "length": len(data),
               "sha256": hashlib.sha256(data).hexdigest(),
-              "coder": "constriction.stream.queue.RangeEncoder",
               "versions": {"gantutor": _version(),
                            "constriction": coder.constriction_version()},
               **extra}
@@ -173,6 +185,45 @@ def bits_per_byte(n_bytes: int, n_symbols: int) -> float:
     return coder.bits_per_symbol(n_bytes, n_symbols)
 
 
+def measure_text(raw: bytes, **settings) -> dict:
+    """Compress and decompress ``raw`` with gantutor (timed, checked) and the
+    baselines. Sizes in bytes, whole files; ``roundtrip`` is True when identical;
+    ``stats`` as filled by :func:`compress`."""
+    import time
+
+    stats: dict = {}
+    t0 = time.perf_counter()
+    blob = compress(raw, stats=stats, **settings)
+    t1 = time.perf_counter()
+    back = decompress(blob)
+    t2 = time.perf_counter()
+    _, payload = coder.unpack(blob)
+    return {"n": len(raw), "sizes": {"gantutor": len(blob), **baseline_sizes(raw)},
+            "payload": len(payload), "roundtrip": back == raw, "stats": stats,
+            "compress_s": t1 - t0, "decompress_s": t2 - t1}
+
+
+def first_difference(a: bytes, b: bytes) -> int | None:
+    """Index of the first byte where ``a`` and ``b`` differ (None if identical)."""
+    for i, (x, y) in enumerate(zip(a, b)):
+        if x != y:
+            return i
+    return None if len(a) == len(b) else min(len(a), len(b))
+
+
+def rate_table(rows: dict, unit: str = "bits/char") -> str:
+    """A text table of rates: ``rows`` maps a name to (number of symbols, {method:
+    bytes}); each cell is 8 * bytes / symbols."""
+    methods = list(dict.fromkeys(m for _, sizes in rows.values() for m in sizes))
+    width = max(len(m) for m in methods) + 2
+    lines = [f"{unit:<22}" + "".join(f"{m:>{width}}" for m in methods)]
+    for name, (n, sizes) in rows.items():
+        cells = "".join(f"{8 * sizes[m] / n:>{width}.3f}" if m in sizes else
+                        f"{'':>{width}}" for m in methods)
+        lines.append(f"{name:<22}" + cells)
+    return "\n".join(lines)
+
+
 # ------------------------------------------------------------------------ images
 
 
@@ -242,7 +293,7 @@ def compress_images(images: np.ndarray, levels: int, cfg=None, device="cpu",
     report = {"total": len(blob), "model": len(weights), "pixels": len(pixels),
               "container": len(blob) - len(weights) - len(pixels),
               "ideal_pixel_bits": ideal, "n_pixels": images.size,
-              "weights_raw": len(raw_weights)}
+              "weights_raw": len(raw_weights), "qmodel": qmodel}
     return blob, report
 
 

@@ -290,3 +290,18 @@ def decode_images(payload: bytes, qmodel: IntPixelModel, n: int) -> np.ndarray:
             freqs = qmodel.frequencies(neighbourhood(padded, r, c, r_pad), r, c)
             padded[:, r + r_pad, c + r_pad] = dec.decode(freqs)
     return padded[:, r_pad:, r_pad: r_pad + w].copy()
+
+
+def sample(qmodel: IntPixelModel, n: int, seed: int = 0) -> np.ndarray:
+    """Draw ``n`` images pixel by pixel from the model: the decoder's loop, with a
+    random draw where the decoder would read the coded bits."""
+    rng = np.random.default_rng(seed)
+    r_pad, h, w = qmodel.radius, qmodel.height, qmodel.width
+    padded = np.zeros((n, h + r_pad, w + 2 * r_pad), dtype=np.uint8)
+    for r in range(h):
+        for c in range(w):
+            freqs = qmodel.frequencies(neighbourhood(padded, r, c, r_pad), r, c)
+            cum = np.cumsum(freqs, axis=1)
+            u = rng.random(n)[:, None] * cum[:, -1:]
+            padded[:, r + r_pad, c + r_pad] = (cum <= u).sum(axis=1)
+    return padded[:, r_pad:, r_pad: r_pad + w].copy()

@@ -374,3 +374,48 @@ def augmentation(summary, ax=None, title=None):
         ax.set_title(title, fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def cost_along(costs: dict, window: int = 2000, ax=None, title=None,
+               reference: dict | None = None):
+    """Bits per byte along the data, as a moving average over ``window`` bytes, one
+    line per model (``costs``: name -> per-byte bits); ``reference``: name -> a
+    constant rate (e.g. gzip's) drawn as a dashed line."""
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(8, 3.2))
+    else:
+        fig = ax.figure
+    for name, c in costs.items():
+        c = np.asarray(c, dtype=np.float64)
+        w = max(1, min(window, len(c)))
+        avg = np.convolve(c, np.ones(w) / w, mode="valid")
+        ax.plot(np.arange(len(avg)) + w, avg, label=name)
+    for name, rate in (reference or {}).items():
+        ax.axhline(rate, ls="--", lw=1, color="gray")
+        ax.text(ax.get_xlim()[1], rate, f" {name}", va="center", fontsize=8)
+    ax.set_xlabel("position in the data (bytes)")
+    ax.set_ylabel(f"bits per byte ({window}-byte average)")
+    ax.legend()
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def code_lengths(curves: dict, ax=None, title=None, ylabel="bits per byte"):
+    """Code length per byte against the number of bytes coded (log axis): ``curves``
+    maps a name to (sizes, rates); dashed lines for names containing "two-part"."""
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(7, 4))
+    else:
+        fig = ax.figure
+    for name, (sizes, rates) in curves.items():
+        ax.plot(sizes, rates, "--o" if "two-part" in name else "-o", ms=3, label=name)
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("bytes of data coded")
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig

@@ -312,3 +312,39 @@ def sample(model: ContextMixer, n_bytes: int, seed: int = 0) -> bytes:
         return 1 if draw(12) < p else 0
 
     return model.run(n_bytes, next_bit)
+
+
+def decode(payload: bytes, n_bytes: int, cfg: CMConfig) -> bytes:
+    """Decode ``n_bytes`` from a range-coded payload with a fresh model ``cfg``.
+
+    Only a decoder whose model computes every probability exactly as the encoder's
+    did gets the data back; anything else decodes garbage from the first difference.
+    """
+    from .coder import bit_decoder
+
+    return ContextMixer(cfg).run(n_bytes, bit_decoder(payload))
+
+
+def byte_costs(p1, data: bytes) -> np.ndarray:
+    """The cost of each byte, -sum over its 8 bits of log2 p(bit), from the model's
+    12-bit probabilities ``p1`` (one per bit)."""
+    bits = np.unpackbits(np.frombuffer(data, dtype=np.uint8))
+    p = np.asarray(p1, dtype=np.float64) / 4096
+    cost = -np.log2(np.where(bits == 1, p, 1 - p))
+    return cost.reshape(-1, 8).sum(axis=1)
+
+
+def logistic_mix_step(w, stretched, bit: int, lr: float):
+    """The mixer in floating point: one prediction and one gradient step.
+
+        p = sigmoid(w · s),   w <- w + lr * (bit - p) * s
+
+    (s: the inputs' logits stretch(p_i)). ``bit - p`` times s is minus the gradient of
+    the log-loss -log p(bit) with respect to w. Returns (p, new w).
+    :class:`ContextMixer` does the same in integers.
+    """
+    import torch
+
+    w, stretched = torch.as_tensor(w), torch.as_tensor(stretched)
+    p = torch.sigmoid(w @ stretched)
+    return p, w + lr * (bit - p) * stretched

@@ -283,3 +283,63 @@ def test_cli_refuses_bad_input_in_one_line_and_writes_nothing(tmp_path, capsys):
     assert main(["compress", str(foreign), "-o", str(foreign)]) == 2
     assert "exists" in capsys.readouterr().err
     assert foreign.read_text() == "just some text, not compressed"
+
+
+# ------------------------------------------------- the ideas, in small functions
+
+
+def test_entropy_cross_entropy_and_kl():
+    p, q = [0.5, 0.25, 0.125, 0.125], [0.25] * 4
+    assert coder.entropy_bits(p) == pytest.approx(1.75)
+    assert coder.cross_entropy_bits(p, q) == pytest.approx(2.0)
+    assert coder.kl_bits(p, q) == pytest.approx(0.25)
+    assert coder.kl_bits(p, p) == pytest.approx(0.0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from("abcd"), max_size=40))
+def test_arithmetic_coder_round_trip_within_two_bits(message):
+    probs = {"a": "1/2", "b": "1/4", "c": "1/8", "d": "1/8"}
+    bits = coder.arithmetic_encode(message, probs)
+    assert coder.arithmetic_decode(bits, probs, len(message)) == message
+    ideal = sum(-math.log2(eval(probs[x])) for x in message)  # noqa: S307
+    assert len(bits) <= ideal + 2
+
+
+def test_a_decoder_one_step_off_decodes_garbage_after_the_first_difference():
+    from dataclasses import replace
+
+    from gantutor.compress import first_difference
+
+    cfg = textmodel.CMConfig(table_bits=16)
+    p1 = textmodel.model_probabilities(TEXT, cfg)
+    payload = coder.encode_bits(np.unpackbits(np.frombuffer(TEXT, np.uint8)), p1)
+    assert textmodel.decode(payload, len(TEXT), cfg) == TEXT
+    wrong = textmodel.decode(payload, len(TEXT), replace(cfg, lr=cfg.lr + 1))
+    k = first_difference(wrong, TEXT)
+    assert k is not None and k < len(TEXT) // 2
+    assert first_difference(b"abc", b"abd") == 2
+    assert first_difference(b"ab", b"ab") is None
+    assert first_difference(b"ab", b"abc") == 2
+
+
+def test_logistic_mix_step_is_a_gradient_step_on_the_log_loss():
+    import torch
+
+    w = torch.tensor([0.3, -0.2, 0.5], dtype=torch.float64, requires_grad=True)
+    s = torch.tensor([1.5, -2.0, 0.25], dtype=torch.float64)
+    p, w_new = textmodel.logistic_mix_step(w.detach(), s, 1, 0.1)
+    loss = -torch.log(torch.sigmoid(w @ s))  # -log p(bit = 1)
+    loss.backward()
+    assert torch.allclose(w_new, w.detach() - 0.1 * w.grad)
+    assert float(p) == pytest.approx(float(torch.sigmoid(w.detach() @ s)))
+
+
+def test_compress_reports_ideal_length_costs_and_the_trained_model():
+    stats = {}
+    blob = compress(TEXT, stats=stats)
+    _, payload = coder.unpack(blob)
+    assert stats["ideal_bits"] / 8 <= len(payload) <= stats["ideal_bits"] / 8 + 8
+    assert stats["costs"].shape == (len(TEXT),)
+    assert stats["costs"].sum() == pytest.approx(stats["ideal_bits"])
+    assert len(textmodel.sample(stats["model"], 50)) == 50
