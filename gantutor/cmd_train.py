@@ -13,8 +13,8 @@ from .errors import GantutorError
 # Defaults per dataset, chosen so a 2-core CPU gives good samples in a few minutes.
 DATASET_DEFAULTS = {
     "digits": {"model": "mlp", "steps": 6000, "batch_size": 64, "lr": 2e-4},
-    "mnist": {"model": "mlp", "steps": 6000, "batch_size": 64, "lr": 2e-4},
-    "fashion-mnist": {"model": "mlp", "steps": 6000, "batch_size": 64, "lr": 2e-4},
+    "mnist": {"model": "mlp", "steps": 25000, "batch_size": 64, "lr": 2e-4},
+    "fashion-mnist": {"model": "mlp", "steps": 25000, "batch_size": 64, "lr": 2e-4},
     "ring": {"model": "mlp", "steps": 4000, "batch_size": 128, "lr": 1e-3},
     "grid": {"model": "mlp", "steps": 4000, "batch_size": 128, "lr": 1e-3},
 }
