@@ -11,6 +11,8 @@ from . import (  # noqa: E402
     attribution,
     augment,
     check,
+    coder,
+    compress,
     data,
     distributed,
     latent,
@@ -20,11 +22,14 @@ from . import (  # noqa: E402
     models,
     notebook,
     objective,
+    pixelmodel,
     plot,
     probe,
     remedies,
     risk,
     scaling,
+    textmodel,
+    textnet,
     widgets,
 )
 from .data import load_dataset  # noqa: E402
@@ -38,5 +43,6 @@ __all__ = [
     "load_dataset", "load_generator", "losses", "metrics", "models", "notebook",
     "on_colab", "plot", "check", "objective", "risk", "widgets", "distributed",
     "scaling", "lessons", "remedies", "attribution", "augment", "latent", "probe",
+    "coder", "compress", "pixelmodel", "textmodel", "textnet",
     "resolve_device", "sample", "seed_everything", "TrainConfig", "train_gan",
 ]

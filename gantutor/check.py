@@ -1107,3 +1107,172 @@ def gradient_x_input():
                     "image's gradient by the batch size; differentiate their sum."),
         ],
     )
+
+
+# ------------------------------------ 02/03: compression is prediction, MDL
+
+
+def _code_length_cases() -> list[Case]:
+    g = _gen(2)
+    cases = []
+    for t, k in ((6, 4), (20, 256)):
+        logits = 2 * torch.randn(t, k, generator=g, dtype=torch.float64)
+        symbols = torch.randint(k, (t,), generator=g)
+        cases.append(Case(f"T = {t} symbols from an alphabet of K = {k}",
+                          torch.softmax(logits, 1), symbols))
+    dyadic = torch.tensor([[0.5, 0.25, 0.125, 0.125]] * 5, dtype=torch.float64)
+    cases.append(Case("p = (1/2, 1/4, 1/8, 1/8) at every step, message a b c d a",
+                      dyadic, torch.tensor([0, 1, 2, 3, 0])))
+    return cases
+
+
+def _picked(p, s):
+    return p[torch.arange(len(s)), s]
+
+
+@exercise
+def code_length():
+    """Checks ``fn(probs, symbols)``: the bits an entropy coder needs for a sequence,
+
+        L = −Σ_t log2 probs[t, symbols[t]],
+
+    ``probs`` (T, K): row t is the model's distribution before symbol t;
+    ``symbols`` (T,): the symbols that occurred."""
+    from . import coder
+
+    return Spec(
+        reference=coder.sequence_code_length,
+        cases=_code_length_cases,
+        mistakes=[
+            Mistake(lambda p, s: -torch.log(_picked(p, s)).sum(), "this is in nats "
+                    "(natural log); code lengths in bits use torch.log2."),
+            Mistake(lambda p, s: -torch.log2(_picked(p, s)).mean(), "this is the "
+                    "average per symbol; the length of the whole code is the sum."),
+            Mistake(lambda p, s: torch.log2(_picked(p, s)).sum(), "the sign: log2 p "
+                    "is negative, a code length −log2 p is positive."),
+            Mistake(lambda p, s: -(p * torch.log2(p)).sum(), "this is the entropy of "
+                    "the predictions, what the model *expects* to pay; the code pays "
+                    "−log2 of the probability of the symbol that actually occurred."),
+            Mistake(lambda p, s: -torch.log2(p[:, s]).sum(), "p[:, symbols] takes "
+                    "every row's probability of every symbol (a T×T table); take one "
+                    "per row: p[torch.arange(T), symbols]."),
+        ],
+    )
+
+
+def _mix_cases() -> list[Case]:
+    g = _gen(3)
+    cases = []
+    for n, bit, lr in ((3, 1, 0.02), (7, 0, 0.1), (5, 1, 0.5)):
+        w = 0.3 * torch.randn(n, generator=g, dtype=torch.float64)
+        s = 2 * torch.randn(n, generator=g, dtype=torch.float64)
+        cases.append(Case(f"{n} inputs, bit = {bit}, lr = {lr}", w, s, bit, lr))
+    return cases
+
+
+def _mix_p(w, s):
+    return torch.sigmoid(w @ s)
+
+
+@exercise
+def mixer_step():
+    """Checks ``fn(w, s, bit, lr)`` returning ``(p, new_w)``: the mixer's prediction
+    and one online gradient step on its log-loss,
+
+        p = σ(w · s),   w ← w + lr · (bit − p) · s,
+
+    ``s`` the inputs' logits stretch(p_i), ``bit`` the bit that occurred."""
+    from . import textmodel
+
+    return Spec(
+        reference=textmodel.logistic_mix_step,
+        cases=_mix_cases,
+        outputs=("p", "new_w"),
+        mistakes=[
+            Mistake(lambda w, s, b, lr: (_mix_p(w, s),
+                                         w - lr * (b - _mix_p(w, s)) * s),
+                    "the step goes uphill: (bit − p)·s is *minus* the gradient of "
+                    "−log p(bit), so adding it is the descent step."),
+            Mistake(lambda w, s, b, lr: (w @ s, w + lr * (b - w @ s) * s),
+                    "p must be a probability: squash the mixed logit w · s with the "
+                    "sigmoid, p = σ(w · s)."),
+            Mistake(lambda w, s, b, lr: (_mix_p(w, s), w + lr * (b - _mix_p(w, s))),
+                    "every weight moves by the error times *its own* input: "
+                    "lr · (bit − p) · s, not the same amount for all."),
+        ],
+    )
+
+
+def _block_cases() -> list[Case]:
+    return [Case("n = 4,096 bytes, first block 1,024 (ends on a boundary)", 4096, 1024),
+            Case("n = 300 bytes, first block 1,024 (all in the first block)", 300,
+                 1024),
+            Case("n = 10 bytes, first block 1 byte", 10, 1),
+            Case("n = 5,000 bytes, first block 1,024", 5000, 1024)]
+
+
+def _blocks_uncut(n, first):
+    out, start, end = [], 0, first
+    while start < n:
+        out.append((start, end))
+        start, end = end, 2 * end
+    return out
+
+
+def _blocks_size_doubles_from_start(n, first):
+    out, start, size = [], 0, first
+    while start < n:
+        out.append((start, min(start + size, n)))
+        start, size = start + size, 2 * size
+    return out
+
+
+@exercise
+def doubling_blocks():
+    """Checks ``fn(n, first)``: the prequential schedule as a list of (start, end)
+    pairs, [0, f), [f, 2f), [2f, 4f), [4f, 8f), ..., the last block cut at n: each
+    block is as long as everything before it."""
+    from . import textnet
+
+    return Spec(
+        reference=textnet.block_bounds,
+        cases=_block_cases,
+        mistakes=[
+            Mistake(_blocks_uncut, "the last block runs past the end of the data: "
+                    "cut it at n with min(end, n)."),
+            Mistake(_blocks_size_doubles_from_start, "the sizes f, 2f, 4f, ... give "
+                    "ends f, 3f, 7f; the schedule doubles the *end*: [f, 2f), "
+                    "[2f, 4f), so each block is as long as all the data before it."),
+        ],
+    )
+
+
+def _two_part_cases() -> list[Case]:
+    return [Case("1,000 parameters at 8 bits, data 5,000 nats", 1000, 8.0, 5000.0),
+            Case("17,344 parameters at 6.5 bits, data 123,456.7 nats", 17344, 6.5,
+                 123456.7),
+            Case("no parameters (a fixed code), data 693.1 nats", 0, 8.0, 693.1)]
+
+
+@exercise
+def two_part_bits():
+    """Checks ``fn(num_params, bits_per_param, data_nats)``: the length of a two-part
+    code in bits, the model's weights plus the data's log-loss converted to bits,
+
+        L = num_params · bits_per_param + data_nats / ln 2."""
+    from . import textnet
+
+    return Spec(
+        reference=textnet.two_part_bits,
+        cases=_two_part_cases,
+        mistakes=[
+            Mistake(lambda n, b, d: n * b + d, "the data's log-loss is in nats; "
+                    "divide by ln 2 to get bits before adding."),
+            Mistake(lambda n, b, d: d / math.log(2), "the model's bits are missing: "
+                    "a two-part code must send the weights too."),
+            Mistake(lambda n, b, d: n * b + d * math.log(2), "nats to bits divides "
+                    "by ln 2 (1 bit = ln 2 nats), it does not multiply."),
+            Mistake(lambda n, b, d: n * b / 8 + d / math.log(2), "num_params · "
+                    "bits_per_param is already in bits; dividing by 8 gives bytes."),
+        ],
+    )

@@ -200,6 +200,7 @@ def measure_text(raw: bytes, **settings) -> dict:
     _, payload = coder.unpack(blob)
     return {"n": len(raw), "sizes": {"gantutor": len(blob), **baseline_sizes(raw)},
             "payload": len(payload), "roundtrip": back == raw, "stats": stats,
+            "blob": blob,
             "compress_s": t1 - t0, "decompress_s": t2 - t1}
 
 

@@ -121,6 +121,7 @@ def new_model(cfg: PrequentialConfig) -> ByteGRU:
     return ByteGRU(cfg.hidden, cfg.embed)
 
 
+@single_thread
 def train_on(model: ByteGRU, data: bytes, steps: int, cfg: PrequentialConfig,
              seed: int, on_step=None) -> ByteGRU:
     """``steps`` Adam steps on random windows of ``data``; returns the model.
@@ -192,8 +193,13 @@ def _code_block(model: ByteGRU, history: bytes, length: int, next_byte) -> bytes
 
 @single_thread
 def prequential_encode(data: bytes, cfg: PrequentialConfig | None = None,
-                       on_block=None) -> tuple[bytes, list[dict]]:
-    """Code ``data`` prequentially; returns the payload and per-block code lengths."""
+                       on_block=None, trained: list | None = None
+                       ) -> tuple[bytes, list[dict]]:
+    """Code ``data`` prequentially; returns the payload and per-block code lengths.
+
+    ``on_block(report)`` is called after each block; ``trained``, a list, receives
+    the last model (the one that coded the last block), e.g. to sample from it.
+    """
     cfg = cfg or PrequentialConfig()
     enc = coder.SymbolEncoder()
     model, report = new_model(cfg), []
@@ -215,6 +221,8 @@ def prequential_encode(data: bytes, cfg: PrequentialConfig | None = None,
         report.append({"start": start, "end": end, "bits": bits})
         if on_block is not None:
             on_block(report[-1])
+    if trained is not None:
+        trained.append(model)
     return enc.payload(), report
 
 
@@ -362,3 +370,8 @@ def sample(model: ByteGRU, prompt: bytes, n: int, temperature: float = 1.0,
             out.append(byte)
             logits, h = model(torch.tensor([[byte]]), h)
     return bytes(out)
+
+
+def two_part_bits(num_params: int, bits_per_param: float, data_nats: float) -> float:
+    """L = num_params * bits_per_param + data_nats / ln 2: model bits plus data bits."""
+    return num_params * bits_per_param + data_nats / math.log(2)
