@@ -120,7 +120,7 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     ratios = {}
     print(f"{'model':6} {'loop':16} {'settings':28} {'steps/s':>8} {'median':>8} "
-          f"{'samples/s':>10}")
+          f"{'samples/s':>10} {'vs reference':>13}")
     for model in ("mlp", "dcgan"):
         log_every = (50 if model == "mlp" else 20) if gpu else (10 if model == "mlp"
                                                                   else 2)
@@ -131,7 +131,8 @@ def main(argv=None) -> int:
             what = "fp32, DataLoader, .item()" if loop == "reference" else \
                 describe(settings)
             print(f"{model:6} {loop:16} {what:28} {best[loop]:8.1f} "
-                  f"{statistics.median(rates[loop]):8.1f} {best[loop] * batch:10.0f}")
+                  f"{statistics.median(rates[loop]):8.1f} {best[loop] * batch:10.0f} "
+                  f"{best[loop] / best['reference']:13.2f}")
         ratios[model] = {other: best["train_gan"] / best[other]
                          for other in ("reference", "minimal")}
     if gpu:

@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from copy import deepcopy
 
@@ -348,6 +349,8 @@ def throughput(model: str, data, batch_sizes, variants: dict,
     ``{"amp": True}``), or to :data:`REFERENCE` for :func:`reference_loop`. Each
     measurement builds fresh networks, runs one warm-up window and ``windows`` timed
     windows of about ``samples_per_window`` samples, and keeps the fastest window.
+    A ``compile`` variant that cannot compile on this machine is reported in one line
+    and measured as nan.
     """
     from .models import build_gan
 
@@ -362,11 +365,23 @@ def throughput(model: str, data, batch_sizes, variants: dict,
             cfg = TrainConfig(steps=(windows + 1) * log_every, batch_size=batch_size,
                               log_every=log_every, checkpoint_every=log_every,
                               device=str(device), **({} if reference else settings))
-            rate = steps_per_second(reference_loop if reference else train_gan,
-                                    G, D, data, cfg, best=True)
+            try:
+                rate = steps_per_second(reference_loop if reference else train_gan,
+                                        G, D, data, cfg, best=True)
+            except _compile_failures() as err:  # e.g. no C++ compiler for a CPU
+                print(f"{name} could not run here: {str(err).splitlines()[0][:200]}")
+                rate = math.nan
             rows.append({"model": model, "variant": name, "batch_size": batch_size,
                          "steps_per_s": rate, "samples_per_s": rate * batch_size})
     return rows
+
+
+def _compile_failures() -> tuple:
+    try:
+        from torch._dynamo.exc import BackendCompilerFailed
+    except ImportError:  # pragma: no cover
+        return ()
+    return (BackendCompilerFailed,)
 
 
 def throughput_table(rows: list[dict]) -> str:
