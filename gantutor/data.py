@@ -284,10 +284,12 @@ def load_digits(split: str = "train", test_fraction: float = 0.2) -> ImageData:
 def mixture_modes(name: str) -> tuple[torch.Tensor, float]:
     """Mode centres (K, 2) and component standard deviation of a 2-D benchmark mixture.
 
-    As in PacGAN (Lin et al. 2018, section 5.1), following VEEGAN (Srivastava et al.
-    2017): ``ring``: 8 Gaussians, means on the unit circle, variance 1e-4 (std 0.01);
-    ``grid``: 25 Gaussians, means (-4 + 2i, -4 + 2j) for i, j in 0..4, variance
-    0.0025 (std 0.05).
+    The mixtures of VEEGAN (Srivastava et al., NeurIPS 2017) and PacGAN (Lin et al.,
+    NeurIPS 2018, Table 1; the same means and variances in the configs of its
+    synthetic-data experiments): ``ring``: 8 Gaussians with means
+    (cos 2πk/8, sin 2πk/8), k = 0..7, variance 1e-4 (std 0.01); ``grid``: 25
+    Gaussians with means (-4 + 2i, -4 + 2j), i, j = 0..4, variance 0.0025 (std
+    0.05). All modes are equally likely.
     """
     if name == "ring":
         angles = torch.arange(8, dtype=torch.float64) * (2 * math.pi / 8)
