@@ -15,6 +15,7 @@ from . import (  # noqa: E402
     compress,
     data,
     distributed,
+    evaluation,
     latent,
     lessons,
     losses,
@@ -43,6 +44,6 @@ __all__ = [
     "load_dataset", "load_generator", "losses", "metrics", "models", "notebook",
     "on_colab", "plot", "check", "objective", "risk", "widgets", "distributed",
     "scaling", "lessons", "remedies", "attribution", "augment", "latent", "probe",
-    "coder", "compress", "pixelmodel", "textmodel", "textnet",
+    "evaluation", "coder", "compress", "pixelmodel", "textmodel", "textnet",
     "resolve_device", "sample", "seed_everything", "TrainConfig", "train_gan",
 ]

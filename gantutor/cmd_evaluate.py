@@ -81,7 +81,7 @@ def _real_vs_real(args, name):
     notes = [f"--real: 'generated' = {n:,} real {data.split} images, disjoint from "
              f"the {n:,} reference images; membership queries = the reference's two "
              f"halves ({q:,} each), neither seen by the stand-in: 0.5 is chance"]
-    return data, real, fake, real[:q], real[q:2 * q], notes
+    return data, real, fake, real[:q], real[q:2 * q], None, notes
 
 
 def _from_checkpoint(args, name, state, device):
@@ -119,10 +119,10 @@ def _from_checkpoint(args, name, state, device):
     fake = sample(G, n, seed=args.seed, device=device)
     real = _subset(members.x, n, args.seed)
     if held is None:
-        return data, real, fake, None, None, notes
+        return data, real, fake, None, None, None, notes
     m = min(n, len(held.x))
     return (data, real, fake, _subset(members.x, m, args.seed + 1),
-            _subset(held.x, m, args.seed + 1), notes)
+            _subset(held.x, m, args.seed + 1), members.x, notes)
 
 
 def run_evaluate(args) -> int:
@@ -160,13 +160,13 @@ def run_evaluate(args) -> int:
         return 0
     classifier = get_classifier(name, device)
     if args.real:
-        data, real, fake, members, held, notes = _real_vs_real(args, name)
+        data, real, fake, members, held, training, notes = _real_vs_real(args, name)
     else:
-        data, real, fake, members, held, notes = _from_checkpoint(args, name, state,
-                                                                  device)
+        data, real, fake, members, held, training, notes = _from_checkpoint(
+            args, name, state, device)
     print(dataset_report(data))
     result = evaluate_images(fake, real, classifier, members, held, k=args.k,
-                             dataset=name)
+                             dataset=name, training=training)
     result.notes = notes + [f"measured in {time.perf_counter() - t0:.0f} s on "
                             f"{device}"]
     print(result.table())

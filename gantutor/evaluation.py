@@ -37,6 +37,7 @@ class Evaluation:
     mia_auc: float = math.nan
     n_members: int = 0  # training images queried by the membership attack
     n_heldout: int = 0  # held-out images queried by the membership attack
+    n_training: int = 0  # training images searched for nearest neighbours
     nn_fake: float = math.nan  # median distance generated -> nearest training image
     nn_heldout: float = math.nan  # median distance held-out -> nearest training image
     notes: list = field(default_factory=list)
@@ -66,9 +67,10 @@ class Evaluation:
              f"{nr} real"),
             ("membership-inference AUC", _fmt(self.mia_auc), mia),
             ("median distance to nearest training image: generated",
-             _fmt(self.nn_fake), f"{nf} generated"),
+             _fmt(self.nn_fake), f"{nf} generated, {self.n_training:,} training"),
             ("median distance to nearest training image: held-out real",
-             _fmt(self.nn_heldout), f"{self.n_heldout:,} held-out"),
+             _fmt(self.nn_heldout),
+             f"{self.n_heldout:,} held-out, {self.n_training:,} training"),
         ]
 
     def table(self) -> str:
@@ -90,13 +92,15 @@ def _fmt(v: float) -> str:
 
 
 def evaluate_images(fake, real, classifier, members=None, heldout=None,
-                    k: int = 5, dataset: str = "") -> Evaluation:
+                    k: int = 5, dataset: str = "", training=None) -> Evaluation:
     """Score generated images ``fake`` against ``real`` ones (both (N, C, H, W)).
 
     Fréchet distance, precision/recall/density/coverage and the classifier score use
     the classifier's features and probabilities. When ``members`` (images the
     generator was trained on) and ``heldout`` (images it never saw) are given, also
-    the membership-inference AUC and nearest-neighbour distances, in pixel space.
+    the membership-inference AUC (those two sets are the queries) and the median
+    distance of generated and of held-out images to their nearest image of
+    ``training`` (the whole training set; default ``members``), in pixel space.
     Every number is measured at the sizes of the inputs: choose them equal when
     comparing.
     """
@@ -117,10 +121,36 @@ def evaluate_images(fake, real, classifier, members=None, heldout=None,
                                 "images; one of the two sets is empty")
         result.n_members, result.n_heldout = len(members), len(heldout)
         result.mia_auc = metrics.membership_auc(members, heldout, fake)
-        result.nn_fake = float(metrics.nearest_neighbours(fake, members)[0].median())
+        training = members if training is None else torch.as_tensor(training)
+        result.n_training = len(training)
+        result.nn_fake = float(metrics.nearest_neighbours(fake, training)[0].median())
         result.nn_heldout = float(
-            metrics.nearest_neighbours(heldout, members)[0].median())
+            metrics.nearest_neighbours(heldout, training)[0].median())
     return result
+
+
+def comparison(evaluations: dict) -> str:
+    """Several :class:`Evaluation` side by side: one column each, one row per metric,
+    the sample sizes in the first rows."""
+    names = list(evaluations)
+    rows = [("generated / real samples",
+             [f"{e.n_fake:,} / {e.n_real:,}" for e in evaluations.values()]),
+            ("membership queries (train / held-out)",
+             [f"{e.n_members:,} / {e.n_heldout:,}" if e.n_members else "-"
+              for e in evaluations.values()])]
+    labels = {"fd": "Fréchet distance", "classifier_score": "classifier score",
+              "mia_auc": "membership AUC",
+              "nn_fake": "median distance to nearest training image"}
+    for key in ("fd", "precision", "recall", "density", "coverage",
+                "classifier_score", "mia_auc", "nn_fake"):
+        rows.append((labels.get(key, key),
+                     [_fmt(getattr(e, key)) for e in evaluations.values()]))
+    w0 = max(len(r[0]) for r in rows)
+    widths = [max(len(n), *(len(r[1][i]) for r in rows)) for i, n in enumerate(names)]
+    head = f"{'':<{w0}}  " + "  ".join(f"{n:>{w}}" for n, w in zip(names, widths))
+    body = [f"{label:<{w0}}  " + "  ".join(f"{v:>{w}}" for v, w in zip(vals, widths))
+            for label, vals in rows]
+    return "\n".join([head, "-" * len(head), *body])
 
 
 @dataclass
@@ -150,3 +180,29 @@ def evaluate_mixture(fake, mixture) -> MixtureEvaluation:
     """Mode coverage of 2-D samples against a :class:`~gantutor.data.MixtureData`."""
     covered, hq = metrics.mode_coverage(fake, mixture.modes, mixture.std)
     return MixtureEvaluation(mixture.name, len(fake), len(mixture.modes), covered, hq)
+
+
+# ------------------------------------------------------------ calibration curves
+
+DAMAGE = {"noise": metrics.add_noise, "blur": metrics.blur}
+
+
+def fd_under_damage(classifier, reference, images, kind: str, strengths) -> list:
+    """Fréchet distance of ``reference`` to ``images`` damaged by ``kind`` ("noise":
+    Gaussian noise of std s; "blur": Gaussian blur of s pixels), for each strength s.
+    """
+    if kind not in DAMAGE:
+        raise GantutorError(f"unknown damage {kind!r}: use noise or blur")
+    f_ref, damage = classifier.features(reference), DAMAGE[kind]
+    return [metrics.frechet_distance(f_ref, classifier.features(damage(images, s)))
+            for s in strengths]
+
+
+def fd_by_sample_size(classifier, a, b, sizes) -> list:
+    """Fréchet distance between the first n images of ``a`` and of ``b``, for each n:
+    for two samples of one distribution it shrinks towards 0 as n grows (the bias)."""
+    f_a, f_b = classifier.features(a), classifier.features(b)
+    if max(sizes) > min(len(f_a), len(f_b)):
+        raise GantutorError(f"sizes up to {max(sizes)} need that many images in both "
+                            f"sets (they hold {len(f_a)} and {len(f_b)})")
+    return [metrics.frechet_distance(f_a[:n], f_b[:n]) for n in sizes]

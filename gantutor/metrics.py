@@ -28,7 +28,7 @@ def _as_points(samples, what: str) -> torch.Tensor:
     if x.dim() != 2 or x.shape[0] == 0:
         raise GantutorError(f"{what} must be a non-empty (N, D) array of points, "
                             f"got shape {tuple(x.shape)}")
-    return x.to(torch.float64)
+    return x.cpu().to(torch.float64)  # float64 is not on every device (Apple MPS)
 
 
 def mode_counts(samples, modes, std: float, threshold: float = 3.0) -> torch.Tensor:
@@ -68,12 +68,13 @@ def mode_coverage(samples, modes, std: float, threshold: float = 3.0,
 # ------------------------------------------------------------ Fréchet distance
 
 
-def _as_features(x, what: str) -> torch.Tensor:
+def _as_features(x, what: str, dtype=torch.float64) -> torch.Tensor:
+    """(N, D) features, N >= 2; float64 ones on the CPU (not every device has it)."""
     f = torch.as_tensor(x).detach()
     if f.dim() != 2 or f.shape[0] < 2:
         raise GantutorError(f"{what} must be (N, D) features with N >= 2, got shape "
                             f"{tuple(f.shape)}")
-    return f.to(torch.float64)
+    return (f.cpu() if dtype == torch.float64 else f).to(dtype)
 
 
 def mean_and_covariance(features) -> tuple[torch.Tensor, torch.Tensor]:
@@ -123,7 +124,7 @@ def classifier_score(probs) -> float:
     """exp(1/N Σ_i KL(p(y|x_i) ‖ p(y))), p(y) = 1/N Σ_i p(y|x_i): the Inception Score
     formula on our classifier's softmax. 1 (all alike) up to K (confident and varied).
     """
-    p = torch.as_tensor(probs).detach().to(torch.float64)
+    p = torch.as_tensor(probs).detach().cpu().to(torch.float64)
     if p.dim() != 2 or p.shape[0] == 0:
         raise GantutorError(f"probs must be (N, K) probabilities, got {tuple(p.shape)}")
     p = p.clamp(min=1e-12)
@@ -160,8 +161,8 @@ def prdc(real, fake, k: int = 5, batch_size: int = 1024) -> dict:
     Distances come from ``torch.cdist`` in blocks of ``batch_size`` rows, so 10,000 ×
     10,000 needs ~40 MB per block, never the whole matrix.
     """
-    real = _as_features(real, "real features").float()
-    fake = _as_features(fake, "fake features").float().to(real.device)
+    real = _as_features(real, "real features", torch.float32)
+    fake = _as_features(fake, "fake features", torch.float32).to(real.device)
     r_real = kth_neighbour_distance(real, k, batch_size)
     r_fake = kth_neighbour_distance(fake, k, batch_size)
     precise = torch.zeros(fake.shape[0], dtype=torch.bool, device=real.device)

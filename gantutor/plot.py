@@ -419,3 +419,48 @@ def code_lengths(curves: dict, ax=None, title=None, ylabel="bits per byte"):
         ax.set_title(title)
     fig.tight_layout()
     return fig
+
+
+def metric_curves(curves: dict, xlabel: str, ylabel: str, ax=None, title=None,
+                  log_x: bool = False, log_y: bool = False):
+    """One line with markers per entry of ``curves`` ({label: (xs, ys)})."""
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(5, 3.2))
+    else:
+        fig = ax.figure
+    for label, (xs, ys) in curves.items():
+        ax.plot(list(xs), list(ys), "o-", label=label)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if log_x:
+        ax.set_xscale("log")
+    if log_y:
+        ax.set_yscale("log")
+    if len(curves) > 1:
+        ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def distance_histograms(distances: dict, ax=None, title=None, bins: int = 40,
+                        xlabel="distance to the nearest training image"):
+    """Overlaid density histograms, one per entry of ``distances`` ({label: values})."""
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6, 3.2))
+    else:
+        fig = ax.figure
+    values = {k: torch.as_tensor(v).float().cpu().numpy() for k, v in distances.items()}
+    lo = min(float(v.min()) for v in values.values())
+    hi = max(float(v.max()) for v in values.values())
+    edges = np.linspace(lo, hi, bins + 1)
+    for label, v in values.items():
+        ax.hist(v, bins=edges, density=True, alpha=0.5, label=f"{label} (n={len(v):,})")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("density")
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig

@@ -1,11 +1,12 @@
 """`gantutor evaluate`, the held-out part it relies on, and the report it prints."""
 
+import math
 import re
 
 import pytest
 import torch
 
-from gantutor import classifier, data
+from gantutor import classifier, data, evaluation
 from gantutor.checkpoint import load_checkpoint
 from gantutor.cli import main
 from gantutor.errors import GantutorError
@@ -119,3 +120,57 @@ def test_bad_input_is_one_clear_line(argv, message, capsys):
 def test_dataset_must_match_the_checkpoint(held_run, capsys):
     assert main(["evaluate", "--checkpoint", str(held_run), "--dataset", "mnist"]) == 2
     assert "trained on digits, not mnist" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------ the notebook's helpers
+
+
+class _FakeJudge:
+    """Features = the mean and std of each image: enough to test the plumbing."""
+
+    info = {"dataset": "toy", "n_test": 0}
+    test_accuracy = float("nan")
+
+    def features(self, x):
+        x = torch.as_tensor(x).flatten(1)
+        return torch.stack([x.mean(1), x.std(1)], 1)
+
+    def probs(self, x):
+        return torch.softmax(self.features(x), 1)
+
+
+def test_evaluate_images_and_comparison_table_state_sizes():
+    g = torch.Generator().manual_seed(0)
+    real = torch.rand(60, 1, 8, 8, generator=g) * 2 - 1
+    fake = torch.rand(40, 1, 8, 8, generator=g) * 2 - 1
+    judge = _FakeJudge()
+    with_mia = evaluation.evaluate_images(fake, real, judge, members=real[:20],
+                                          heldout=real[20:40], training=real)
+    without = evaluation.evaluate_images(real[30:], real[:30], judge)
+    assert with_mia.n_members == 20 and with_mia.n_training == 60
+    assert math.isnan(without.mia_auc) and without.line().endswith("mia_auc=nan")
+    table = evaluation.comparison({"A": with_mia, "B": without})
+    assert "40 / 60" in table and "20 / 20" in table and "30 / 30" in table
+    assert "20 held-out, 60 training" in with_mia.table()
+
+
+def test_fd_curves_check_their_arguments():
+    x = torch.zeros(10, 1, 8, 8)
+    with pytest.raises(GantutorError, match="unknown damage"):
+        evaluation.fd_under_damage(_FakeJudge(), x, x, "rotate", [1])
+    with pytest.raises(GantutorError, match="sizes up to 50"):
+        evaluation.fd_by_sample_size(_FakeJudge(), x, x, [5, 50])
+
+
+def test_metric_plots_draw_one_line_or_histogram_per_entry():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from gantutor import plot
+
+    fig = plot.metric_curves({"a": ([0, 1, 2], [1, 2, 4]), "b": ([0, 1], [3, 1])},
+                             "x", "y", log_y=True)
+    assert len(fig.axes[0].lines) == 2
+    fig = plot.distance_histograms({"u": torch.rand(50), "v": torch.rand(30) + 1})
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert labels == ["u (n=50)", "v (n=30)"]
