@@ -31,18 +31,25 @@ def configure_evaluate(p: argparse.ArgumentParser) -> None:
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument("--checkpoint", type=Path,
                       help="checkpoint.pt of a `gantutor train` run")
+    p.epilog = ("Reference: n real images the generator was trained on. Membership "
+                "inference: those against images it never saw (the part kept out by "
+                "`gantutor train --holdout`, else the other split). The last line "
+                "sums up: fd=... precision=... recall=... density=... coverage=... "
+                "classifier_score=... mia_auc=... (nan: not measurable, reason "
+                "printed above it).")
     what.add_argument("--real", action="store_true",
                       help="evaluate real images against other real images of the "
                            "same split (the best a generator can do)")
     p.add_argument("--dataset", choices=DATASETS, default=None,
-                   help="dataset of the real images (default: the one the checkpoint "
-                        "was trained on)")
+                   help="dataset of the real images; when omitted, the one the "
+                        "checkpoint was trained on")
     p.add_argument("--split", choices=("auto", "train", "test"), default=None,
-                   help="split of the real images (default: the one the checkpoint "
-                        "records, else auto: training split if present, else test)")
+                   help="split of the real images; when omitted, the one the "
+                        "checkpoint records, else auto (training split if present, "
+                        "else test)")
     p.add_argument("--n", type=int, default=10_000,
-                   help="generated samples and real reference images (fewer real "
-                        "ones if the data is smaller: then both are reduced)")
+                   help="generated samples and real reference images; both are "
+                        "reduced when there are fewer training images")
     p.add_argument("--k", type=int, default=5,
                    help="neighbours for precision, recall, density and coverage")
     p.add_argument("--seed", type=int, default=0,
