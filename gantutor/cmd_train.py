@@ -66,7 +66,8 @@ def configure_train(p: argparse.ArgumentParser) -> None:
                    help="PacGAN packing: the discriminator judges this many samples "
                         "at once")
     p.add_argument("--conditional", action="store_true",
-                   help="condition both networks on the class label")
+                   help="condition both networks on the class label (samples.png "
+                        "then shows one row per class; sample with --label K)")
     p.add_argument("--device", default="auto",
                    help="auto picks CUDA, then Apple MPS, then CPU; or cpu, cuda, mps")
     p.add_argument("--amp", action="store_true",
@@ -162,6 +163,11 @@ def _train(args) -> int:
                               title=f"{args.dataset}: 2,500 samples")
         fig.savefig(args.out / "samples.png", dpi=120)
         plt.close(fig)
+    elif G.num_classes:  # one row per class, the same noise in each column
+        from .latent import class_sheet
+
+        plot.save_image_grid(class_sheet(G, per_class=8, seed=cfg.seed + 1)[0],
+                             args.out / "samples.png", nrow=8)
     else:
         plot.save_image_grid(x, args.out / "samples.png", nrow=8)
     if hist.step:
