@@ -285,3 +285,20 @@ def format_summary(summary: list[AugmentSummary]) -> str:
                      f"{s.mean * 100:>10.1f} ± {s.std * 100:>4.1f}%"
                      f"{diff:>17}{wins:>7}{agree:>12}")
     return "\n".join(lines)
+
+
+def verdict(s: AugmentSummary) -> str:
+    """One sentence for one cell of the summary, from its paired differences."""
+    change = f"{s.diff_mean * 100:+.1f} ± {s.diff_std * 100:.1f} points"
+    if s.wins == s.n_seeds and s.diff_mean > 0:
+        word = f"helped in all {s.n_seeds} seeds"
+    elif s.wins == 0 and s.diff_mean < 0:
+        word = f"hurt in all {s.n_seeds} seeds"
+    else:
+        word = f"mixed: better in {s.wins} of {s.n_seeds} seeds"
+    return f"{s.per_class} labels/class, {s.condition}: {change}, {word}"
+
+
+def verdicts(summary: list[AugmentSummary]) -> str:
+    """:func:`verdict` for every condition that adds something to ``real only``."""
+    return "\n".join(verdict(s) for s in summary if s.condition != CONDITIONS[0])

@@ -77,15 +77,13 @@ def _numpy(a) -> np.ndarray:
     return a.detach().cpu().numpy() if isinstance(a, torch.Tensor) else np.asarray(a)
 
 
-def linear_probe(f_train, y_train, f_test, y_test, C: float = 1.0,
-                 max_iter: int = 1000) -> float:
-    """Test accuracy of a linear classifier on frozen features.
+def fit_probe(f_train, y_train, C: float = 1.0, max_iter: int = 1000):
+    """A linear classifier on frozen features (a scikit-learn pipeline).
 
-    Each feature is standardised with the training mean and standard deviation, then
-    multinomial logistic regression minimises
-    1/N Σ_i -log softmax(W f_i + b)[y_i] + ||W||² / (2 C N)
-    (scikit-learn's ``LogisticRegression``). Returns the fraction of test features
-    whose most likely class equals the label.
+    Each feature is standardised with the training mean μ and standard deviation σ,
+    then multinomial logistic regression minimises
+    1/N Σ_i -log softmax(W (f_i - μ)/σ + b)[y_i] + ||W||² / (2 C N)
+    (scikit-learn's ``LogisticRegression``).
     """
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
@@ -93,8 +91,50 @@ def linear_probe(f_train, y_train, f_test, y_test, C: float = 1.0,
 
     model = make_pipeline(StandardScaler(),
                           LogisticRegression(C=C, max_iter=max_iter))
-    model.fit(_numpy(f_train), _numpy(y_train))
+    return model.fit(_numpy(f_train), _numpy(y_train))
+
+
+def linear_probe(f_train, y_train, f_test, y_test, C: float = 1.0,
+                 max_iter: int = 1000) -> float:
+    """Test accuracy of :func:`fit_probe`: the fraction of test features whose most
+    likely class equals the label."""
+    model = fit_probe(f_train, y_train, C, max_iter)
     return float(model.score(_numpy(f_test), _numpy(y_test)))
+
+
+def probe_logits(probe, net: nn.Module | None = None):
+    """The fitted probe as a differentiable function of the images.
+
+    Returns ``score(x) = W (f(x) - μ)/σ + b``, (B, C, H, W) -> (B, K) logits in
+    torch, where f is ``net``'s penultimate activations (:func:`features`, with
+    gradients) or the raw pixels when ``net`` is None; gradients flow back to x, for
+    attribution maps.
+    """
+    scaler, logreg = probe[0], probe[-1]
+    mu = torch.as_tensor(scaler.mean_, dtype=torch.float32)
+    sigma = torch.as_tensor(scaler.scale_, dtype=torch.float32)
+    W = torch.as_tensor(logreg.coef_, dtype=torch.float32)  # (K, F)
+    b = torch.as_tensor(logreg.intercept_, dtype=torch.float32)
+    if W.shape[0] == 1:  # scikit-learn stores a two-class problem as one row
+        W, b = torch.cat([-W, W]) / 2, torch.cat([-b, b]) / 2
+
+    def score(x):
+        f = x.flatten(1) if net is None else _features_with_grad(net, x)
+        f = f.to(W.device)
+        return ((f - mu) / sigma) @ W.T + b
+
+    return score
+
+
+def _features_with_grad(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    captured = []
+    hook = last_layer(net).register_forward_hook(
+        lambda module, inputs, output: captured.append(inputs[0].flatten(1)))
+    try:
+        net(x.to(next(net.parameters()).device))
+    finally:
+        hook.remove()
+    return captured[0].cpu()
 
 
 def kmeans_clusters(f, k: int = 10, seed: int = 0, n_init: int = 4) -> np.ndarray:
@@ -183,14 +223,29 @@ def compare_representations(reps: dict, y_train, y_test, k: int = 10, seed: int 
     return rows
 
 
-def format_table(rows: list[RepresentationScore], chance: float | None = None) -> str:
-    """The comparison as a plain-text table, accuracies in percent."""
-    lines = [f"{'representation':<28}{'features':>9}{'linear probe':>14}"
-             f"{'k-means':>10}",
-             "-" * 61]
+def standard_error(accuracy: float, n: int) -> float:
+    """Binomial standard error of an accuracy measured on n test items:
+    √(p (1 - p) / n)."""
+    return (accuracy * (1 - accuracy) / n) ** 0.5
+
+
+def format_table(rows: list[RepresentationScore], chance: float | None = None,
+                 n: int | None = None) -> str:
+    """The comparison as a plain-text table, accuracies in percent; with ``n`` (the
+    number of test images) each accuracy gets ± one binomial standard error."""
+    def cell(p):
+        if n is None:
+            return f"{p:>13.1%}"
+        return f"{p:>8.1%} ± {standard_error(p, n):.1%}".rjust(16)
+
+    width = 16 if n is not None else 13
+    lines = [f"{'representation':<16}{'features':>9}{'linear probe':>{width + 1}}"
+             f"{'k-means':>{width + 1}}"]
+    lines.append("-" * len(lines[0]))
     for r in rows:
-        lines.append(f"{r.name:<28}{r.dim:>9}{r.probe_accuracy:>13.1%}"
-                     f"{r.cluster_accuracy:>10.1%}")
+        lines.append(f"{r.name:<16}{r.dim:>9} {cell(r.probe_accuracy)} "
+                     f"{cell(r.cluster_accuracy)}")
     if chance is not None:
-        lines.append(f"{'(chance)':<28}{'':>9}{chance:>13.1%}{chance:>10.1%}")
+        lines.append(f"{'(chance)':<16}{'':>9} {chance:>{width}.1%} "
+                     f"{chance:>{width}.1%}")
     return "\n".join(lines)

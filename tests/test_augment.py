@@ -102,3 +102,20 @@ def test_bad_settings_are_refused():
         AugmentConfig(synthetic_fraction=1.0)
     with pytest.raises(GantutorError, match="per_class"):
         AugmentConfig(per_class=())
+
+
+def test_verdicts_follow_the_paired_differences():
+    R = AugmentResult
+    results = []
+    for seed, (base, shift, gan) in enumerate([(0.5, 0.6, 0.4), (0.6, 0.7, 0.65),
+                                               (0.7, 0.75, 0.6)]):
+        results += [R(10, seed, "real only", base), R(10, seed, "real + shifts", shift),
+                    R(10, seed, "real + cGAN (same labels)", gan)]
+    text = augment.verdicts(augment.summarize(results))
+    lines = text.splitlines()
+    assert lines[0].startswith("10 labels/class, real + shifts: +8.3")
+    assert lines[0].endswith("helped in all 3 seeds")
+    assert lines[1].endswith("mixed: better in 1 of 3 seeds")
+    worse = [R(10, s, c, a) for s, (c, a) in enumerate([("real only", 0.5)] * 2)]
+    worse += [R(10, 0, "real + shifts", 0.4), R(10, 1, "real + shifts", 0.45)]
+    assert augment.verdicts(augment.summarize(worse)).endswith("hurt in all 2 seeds")

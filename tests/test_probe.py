@@ -95,5 +95,36 @@ def test_compare_representations_table():
     assert rows[1].probe_accuracy < 0.8
     text = probe.format_table(rows, chance=0.5)
     assert "good" in text and "100.0%" in text and "(chance)" in text
+    with_se = probe.format_table(rows, n=30)
+    assert "100.0% ± 0.0%" in with_se
+    assert probe.standard_error(0.9, 100) == pytest.approx(0.03)
     with pytest.raises(GantutorError, match="differ in number"):
         probe.compare_representations({"x": (good, good)}, y[:5], y)
+
+
+def test_probe_logits_reproduce_the_fitted_probe():
+    torch.manual_seed(0)
+    _, D = build_gan("mlp", (1, 8, 8))
+    D.eval()
+    x = torch.randn(40, 1, 8, 8)
+    y = torch.arange(40) % 4
+    f = probe.features(D, x)
+    for net, feats in ((D, f), (None, probe.pixels(x))):
+        fitted = probe.fit_probe(feats, y)
+        logits = probe.probe_logits(fitted, net)(x)
+        expected = fitted.decision_function(feats.numpy())
+        assert np.allclose(logits.detach().numpy(), expected, atol=1e-3)
+    # gradients reach the images
+    xg = x[:2].clone().requires_grad_(True)
+    probe.probe_logits(probe.fit_probe(f, y), D)(xg)[:, 1].sum().backward()
+    assert xg.grad is not None and xg.grad.abs().sum() > 0
+
+
+def test_probe_logits_of_a_two_class_probe_rank_like_sklearn():
+    rng = np.random.default_rng(0)
+    f = torch.tensor(rng.normal(0, 1, (30, 4)), dtype=torch.float32)
+    y = (f[:, 0] > 0).long()
+    fitted = probe.fit_probe(f, y)
+    logits = probe.probe_logits(fitted)(f.view(30, 1, 2, 2))
+    assert logits.shape == (30, 2)
+    assert (logits.argmax(1).numpy() == fitted.predict(f.numpy())).all()
