@@ -201,24 +201,29 @@ def spawn(fn, nprocs: int = 2, args: tuple = (), backend: str | None = None) -> 
 
 
 def torchrun(nprocs: int, *args: str, timeout: float = 1800):
-    """Run ``torchrun --nproc_per_node=nprocs -m gantutor <args>`` and print what rank
-    0 prints. Runs ``python -m torch.distributed.run`` (which is what the ``torchrun``
-    command is) with this Python, so it works inside notebooks too. Returns the
-    finished process; a failure raises GantutorError with the end of its errors.
+    """Run ``torchrun --standalone --nproc_per_node=nprocs -m gantutor <args>`` and
+    print what rank 0 prints. Runs ``python -m torch.distributed.run`` (which is what
+    the ``torchrun`` command is) with this Python, so it works inside notebooks too;
+    ``--standalone`` picks a free port, so runs at the same time do not collide.
+    Returns the finished process; a failure raises GantutorError with the reason.
     """
+    import re
     import shlex
     import subprocess
     import sys
 
-    print("$ torchrun " + shlex.join([f"--nproc_per_node={nprocs}", "-m", "gantutor",
-                                      *args]))
-    cmd = [sys.executable, "-m", "torch.distributed.run",
-           f"--nproc_per_node={nprocs}", "-m", "gantutor", *args]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    launch = ["--standalone", f"--nproc_per_node={nprocs}", "-m", "gantutor", *args]
+    print("$ torchrun " + shlex.join(launch))
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", *launch],
+                          capture_output=True, text=True, timeout=timeout)
     print(proc.stdout.rstrip())
     if proc.returncode != 0:
-        raise GantutorError(f"torchrun exited with status {proc.returncode}: "
-                            f"{proc.stderr.strip()[-1500:]}")
+        # the processes' own error lines say more than torchrun's summary
+        reasons = [line for line in proc.stderr.splitlines()
+                   if re.match(r"(gantutor \w+: error|[\w.]*(Error|Exception)\b)", line)
+                   and "ChildFailedError" not in line]
+        detail = "\n".join(dict.fromkeys(reasons)) or proc.stderr.strip()[-1500:]
+        raise GantutorError(f"torchrun exited with status {proc.returncode}: {detail}")
     return proc
 
 

@@ -100,7 +100,8 @@ def test_torchrun_command_line(tmp_path, capsys):
             "16", "--log-every", "2", "--checkpoint-every", "2", "--no-progress"]
     distributed.torchrun(2, *args, "--out", str(tmp_path / "two"))
     printed = capsys.readouterr().out
-    assert printed.startswith("$ torchrun --nproc_per_node=2 -m gantutor train --ddp")
+    assert printed.startswith("$ torchrun --standalone --nproc_per_node=2 -m gantutor "
+                              "train --ddp")
     assert printed.count("trained to step 4") == 1  # rank 0 only
     assert "2 processes (cpu)" in printed
     state = torch.load(tmp_path / "two" / "checkpoint.pt", weights_only=True)
@@ -109,13 +110,19 @@ def test_torchrun_command_line(tmp_path, capsys):
     assert distributed.weight_difference(ckpt, ckpt) == 0.0
 
 
-def test_a_failed_torchrun_is_reported(monkeypatch):
+def test_a_failed_torchrun_is_reported_with_the_processes_reason(monkeypatch):
     import subprocess
 
+    stderr = ("W1130 launcher warning\n[rank1]: Traceback (most recent call last):\n"
+              "gantutor train: error: the batch size 15 must be divisible by 2\n"
+              "torch.distributed.elastic.multiprocessing.errors.ChildFailedError:\n")
+
     def failed(cmd, **kwargs):
-        return subprocess.CompletedProcess(cmd, 1, "", "Traceback ...\nValueError: x")
+        assert cmd[1:5] == ["-m", "torch.distributed.run", "--standalone",
+                            "--nproc_per_node=2"]
+        return subprocess.CompletedProcess(cmd, 1, "", stderr)
 
     monkeypatch.setattr(subprocess, "run", failed)
-    with pytest.raises(GantutorError, match="status 1: Traceback") as err:
+    with pytest.raises(GantutorError, match="status 1: gantutor train: error: the "
+                                            "batch size 15 must be divisible by 2$"):
         distributed.torchrun(2, "train", "--ddp")
-    assert "ValueError: x" in str(err.value)
