@@ -40,6 +40,10 @@ from .textmodel import (
 )
 
 MODELS = ("cm", "gru")
+_NO_FIT = ("{what}: the coded data do not decode with the model its header describes "
+           "(the decoder met bits that no symbol could have produced). The file is "
+           "corrupted, or this machine computes the model differently from the one "
+           "that compressed it.")
 
 
 def _version() -> str:
@@ -137,6 +141,8 @@ def decompress(blob: bytes, what: str = "the input") -> bytes:
     except (KeyError, TypeError) as err:
         raise CorruptFileError(f"{what}: the header's model settings are incomplete "
                                f"({err}).") from None
+    except (AssertionError, ValueError, RuntimeError):  # raised by constriction
+        raise CorruptFileError(_NO_FIT.format(what=what)) from None
     if len(data) != n or hashlib.sha256(data).hexdigest() != digest:
         raise CorruptFileError(
             f"{what}: the decoded data does not match the SHA-256 recorded at "
@@ -310,7 +316,10 @@ def decompress_images(blob: bytes, what: str = "the input") -> np.ndarray:
     n_w = int(header["weights_bytes"])
     qmodel = pixelmodel.IntPixelModel.from_bytes(
         decompress(payload[:n_w], what + " (model weights)"), header["layout"])
-    images = pixelmodel.decode_images(payload[n_w:], qmodel, int(header["n"]))
+    try:
+        images = pixelmodel.decode_images(payload[n_w:], qmodel, int(header["n"]))
+    except (AssertionError, ValueError, RuntimeError):  # raised by constriction
+        raise CorruptFileError(_NO_FIT.format(what=what)) from None
     if hashlib.sha256(images.tobytes()).hexdigest() != header["sha256"]:
         raise CorruptFileError(f"{what}: the decoded images do not match the SHA-256 "
                                "recorded at compression time.")

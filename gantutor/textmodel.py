@@ -314,15 +314,24 @@ def sample(model: ContextMixer, n_bytes: int, seed: int = 0) -> bytes:
     return model.run(n_bytes, next_bit)
 
 
-def decode(payload: bytes, n_bytes: int, cfg: CMConfig) -> bytes:
+def decode(payload: bytes, n_bytes: int, cfg: CMConfig, partial: bool = False) -> bytes:
     """Decode ``n_bytes`` from a range-coded payload with a fresh model ``cfg``.
 
     Only a decoder whose model computes every probability exactly as the encoder's
-    did gets the data back; anything else decodes garbage from the first difference.
+    did gets the data back; anything else decodes garbage from the first difference,
+    and usually soon reaches coded bits that no symbol could have produced, where
+    constriction stops. Then ``partial=True`` returns the bytes decoded until there;
+    otherwise the error propagates.
     """
     from .coder import bit_decoder
 
-    return ContextMixer(cfg).run(n_bytes, bit_decoder(payload))
+    model = ContextMixer(cfg)
+    try:
+        return model.run(n_bytes, bit_decoder(payload))
+    except (AssertionError, ValueError, RuntimeError):
+        if not partial:
+            raise
+        return bytes(model.buf)
 
 
 def byte_costs(p1, data: bytes) -> np.ndarray:

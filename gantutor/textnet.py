@@ -22,6 +22,7 @@ import contextlib
 import functools
 import math
 import platform
+import struct
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -329,6 +330,55 @@ def two_part_code_length(data: bytes, cfg: PrequentialConfig | None = None,
     model_bits = 8.0 * len(compress(raw)) + 32.0 * len(scales)
     return {"model_bits": model_bits, "data_bits": code_length_bits(model, data),
             "parameters": num_parameters(model), "model": model}
+
+
+@single_thread
+def two_part_encode(data: bytes, cfg: PrequentialConfig | None = None,
+                    steps: int | None = None) -> tuple[bytes, dict]:
+    """The two-part code as real bytes: train on ``data``, quantise, then write
+    [weights length][weights, compressed by the context mixer][scales, float32]
+    [data range-coded byte by byte with the quantised model]. Returns the payload
+    and {"model_bytes", "data_bytes", "data_bits"}."""
+    from .compress import compress
+
+    cfg = cfg or PrequentialConfig()
+    model = train_on(new_model(cfg), data, cfg.steps if steps is None else steps, cfg,
+                     cfg.seed)
+    raw, scales = quantize_weights(model)
+    load_quantized(model, raw, scales)
+    weights = compress(raw) + struct.pack(f"<{len(scales)}f", *scales)
+    rows: list = []
+    _code_block(model, b"", len(data), _replay(data, rows))
+    enc = coder.SymbolEncoder()
+    if rows:
+        freqs = np.stack(rows)
+        enc.encode(list(data), freqs)
+        picked = freqs[np.arange(len(data)), list(data)]
+        data_bits = float(-np.log2(picked / freqs.sum(1)).sum())
+    else:
+        data_bits = 0.0
+    coded = enc.payload()
+    payload = struct.pack("<I", len(weights)) + weights + coded
+    return payload, {"model_bytes": 4 + len(weights), "data_bytes": len(coded),
+                     "data_bits": data_bits}
+
+
+@single_thread
+def two_part_decode(payload: bytes, n: int,
+                    cfg: PrequentialConfig | None = None) -> bytes:
+    """Decode :func:`two_part_encode`: rebuild the quantised model from the weights
+    in the payload (no training), then decode the bytes one by one."""
+    from .compress import decompress
+
+    cfg = cfg or PrequentialConfig()
+    (n_weights,) = struct.unpack_from("<I", payload, 0)
+    model = new_model(cfg)
+    n_scales = len(list(model.parameters()))
+    blob = payload[4: 4 + n_weights - 4 * n_scales]
+    scales = struct.unpack_from(f"<{n_scales}f", payload, 4 + len(blob))
+    load_quantized(model, decompress(blob), list(scales))
+    dec = coder.SymbolDecoder(payload[4 + n_weights:])
+    return _code_block(model, b"", n, lambda freqs: int(dec.decode(freqs[None])[0]))
 
 
 # ---------------------------------------------------- machines and generation

@@ -145,3 +145,10 @@ def test_sampling_is_reproducible():
     model = textnet.new_model(TINY_GRU)
     a = textnet.sample(model, b"def ", 30, seed=1)
     assert len(a) == 30 and a == textnet.sample(model, b"def ", 30, seed=1)
+
+
+def test_two_part_code_as_real_bytes_round_trip():
+    payload, parts = textnet.two_part_encode(TEXT[:400], TINY_GRU, steps=5)
+    assert len(payload) == parts["model_bytes"] + parts["data_bytes"]
+    assert parts["data_bits"] / 8 <= parts["data_bytes"] <= parts["data_bits"] / 8 + 16
+    assert textnet.two_part_decode(payload, 400, TINY_GRU) == TEXT[:400]
