@@ -133,14 +133,28 @@ def discriminator_gap(D, p: Gaussian, q: Gaussian, n: int = 4001) -> float:
 
 
 @torch.no_grad()
-def discriminator_probability(D, x: torch.Tensor) -> torch.Tensor:
-    """sigmoid(D(x)) for a 1-D grid x (float64 out), evaluated in D's dtype/device."""
+def discriminator_logits(D, x: torch.Tensor) -> torch.Tensor:
+    """D's logits on a 1-D grid x, as float64 on the CPU (D evaluated in its own
+    dtype, on its own device, in eval mode)."""
     param = next(D.parameters())
     was_training = D.training
     D.eval()
-    logits = D(x.to(param.device, param.dtype)[:, None])
+    # cast before moving: MPS has no float64
+    logits = D(x.to(param.dtype).to(param.device)[:, None])
     D.train(was_training)
-    return torch.sigmoid(logits.reshape(-1)).double().cpu()
+    return logits.reshape(-1).double().cpu()
+
+
+def discriminator_probability(D, x: torch.Tensor) -> torch.Tensor:
+    """D(x) = sigmoid(logit) of a discriminator network on a 1-D grid x (float64)."""
+    return torch.sigmoid(discriminator_logits(D, x))
+
+
+def discriminator_value(D, p: Gaussian, q: Gaussian, n: int = 20001) -> float:
+    """V(D, G) = ∫ p log D + q log(1 − D) dx for a discriminator network D, by
+    integration: never above V(D*, G), which D* maximises pointwise."""
+    x = support_grid(p, q, n)
+    return value_integral(discriminator_logits(D, x), p.log_pdf(x), q.log_pdf(x), x)
 
 
 def fit_discriminator(D, p: Gaussian, q: Gaussian, steps: int, batch_size: int = 512,
