@@ -53,14 +53,20 @@ class MLPGenerator(_Spec):
     """z (B, z_dim) -> x (B, *shape): fully connected, LeakyReLU, tanh for images.
 
     Default sizes are the classic MNIST GAN: 100 -> 256 -> 512 -> 784.
+    ``activation="relu"`` uses ReLU between layers (as VEEGAN's and PacGAN's 2-D
+    generators do): a ReLU network can map whole regions of noise to one point.
     """
 
     def __init__(self, shape=(1, 28, 28), z_dim=100, hidden=(256, 512),
-                 num_classes=0, out_activation="tanh", batch_norm=False):
+                 num_classes=0, out_activation="tanh", batch_norm=False,
+                 activation="leaky_relu"):
         super().__init__()
+        if activation not in ("leaky_relu", "relu"):
+            raise GantutorError(f"unknown activation {activation!r}: use leaky_relu "
+                                "or relu")
         self._remember(shape=tuple(shape), z_dim=z_dim, hidden=tuple(hidden),
                        num_classes=num_classes, out_activation=out_activation,
-                       batch_norm=batch_norm)
+                       batch_norm=batch_norm, activation=activation)
         self.shape, self.z_dim, self.num_classes = tuple(shape), z_dim, num_classes
         self.embed = nn.Embedding(num_classes, num_classes) if num_classes else None
         layers, width = [], z_dim + num_classes
@@ -68,7 +74,7 @@ class MLPGenerator(_Spec):
             layers.append(nn.Linear(width, h))
             if batch_norm:
                 layers.append(nn.BatchNorm1d(h))
-            layers.append(nn.LeakyReLU(0.2))
+            layers.append(nn.ReLU() if activation == "relu" else nn.LeakyReLU(0.2))
             width = h
         layers.append(nn.Linear(width, math.prod(shape)))
         if out_activation == "tanh":
@@ -219,7 +225,7 @@ def build_gan(model: str, shape, z_dim: int = 100, num_classes: int = 0, pack: i
 
     ``model`` is ``"mlp"`` or ``"dcgan"`` (images only). Extra keyword arguments go to
     both constructors where they apply (``hidden``/``g_hidden``/``d_hidden``,
-    ``width``).
+    ``width``; for the MLP generator also ``batch_norm`` and ``g_activation``).
     """
     shape = tuple(shape)
     if model == "mlp":
@@ -228,7 +234,8 @@ def build_gan(model: str, shape, z_dim: int = 100, num_classes: int = 0, pack: i
         image = len(shape) == 3
         G = MLPGenerator(shape, z_dim, g_hidden, num_classes,
                          out_activation="tanh" if image else "none",
-                         batch_norm=kwargs.get("batch_norm", False))
+                         batch_norm=kwargs.get("batch_norm", False),
+                         activation=kwargs.get("g_activation", "leaky_relu"))
         D = MLPDiscriminator(shape, d_hidden, num_classes, pack, spectral_norm)
     elif model == "dcgan":
         if len(shape) != 3:

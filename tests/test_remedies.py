@@ -149,3 +149,32 @@ def test_benchmark_prints_the_table_and_the_last_line(capsys):
     assert any(line.startswith("| GAN, non-saturating loss (this course) | 1 |")
                for line in lines)
     assert LAST_LINE.match(lines[-1]) and lines[-1].endswith("best=gan")
+
+
+def test_the_mixtures_are_the_ones_of_veegan_and_pacgan():
+    ring, grid = gt.load_dataset("ring"), gt.load_dataset("grid")
+    angles = torch.arange(8) * 2 * math.pi / 8
+    expected = torch.stack([torch.cos(angles), torch.sin(angles)], dim=1)
+    assert torch.allclose(ring.modes, expected, atol=1e-6) and ring.std == 0.01
+    coords = {(float(a), float(b)) for a, b in grid.modes}
+    assert coords == {(a, b) for a in (-4, -2, 0, 2, 4) for b in (-4, -2, 0, 2, 4)}
+    assert grid.std == 0.05
+    # the samples: each within a few std of its own mode, modes equally likely
+    for data in (ring, grid):
+        offsets = data.x - data.modes[data.y]
+        assert abs(float(offsets.std()) - data.std) < 0.02 * data.std
+        counts = torch.bincount(data.y, minlength=len(data.modes)).float()
+        assert float(counts.min() / counts.max()) > 0.9
+
+
+def test_generator_activation_option_and_its_checkpoint_spec():
+    G, _ = gt.build_gan("mlp", (2,), z_dim=2, hidden=(8, 8), g_activation="relu",
+                        batch_norm=True)
+    assert sum(isinstance(m, nn.ReLU) for m in G.modules()) == 2
+    assert not any(isinstance(m, nn.LeakyReLU) for m in G.modules())
+    rebuilt = gt.models.from_spec(G.spec)
+    assert rebuilt.spec == G.spec and G.spec["kwargs"]["activation"] == "relu"
+    default, _ = gt.build_gan("mlp", (2,), z_dim=2, hidden=(8,))
+    assert any(isinstance(m, nn.LeakyReLU) for m in default.modules())
+    with pytest.raises(gt.GantutorError, match="unknown activation"):
+        gt.models.MLPGenerator((2,), activation="tanh")
