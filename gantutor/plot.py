@@ -353,7 +353,7 @@ def augmentation(summary, ax=None, title=None):
     ns = sorted({s.per_class for s in summary})
     conditions = list(dict.fromkeys(s.condition for s in summary))
     if ax is None:
-        fig, ax = plt.subplots(figsize=(7, 3.4))
+        fig, ax = plt.subplots(figsize=(8.5, 3.4))
     else:
         fig = ax.figure
     width = 0.8 / len(conditions)
@@ -369,7 +369,7 @@ def augmentation(summary, ax=None, title=None):
     ax.set_ylabel("test accuracy (%)")
     lo = min(100 * s.mean for s in summary)
     ax.set_ylim(max(0, lo - 15), 100)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     if title:
         ax.set_title(title, fontsize=10)
     fig.tight_layout()
