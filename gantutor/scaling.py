@@ -300,9 +300,10 @@ def minimal_loop(G, D, data, cfg: TrainConfig, on_step=None) -> None:
     exactly what ``train_gan`` computes. ``on_step(step)`` every ``cfg.log_every``.
     """
     if cfg.d_steps != 1 or cfg.gp_weight or cfg.r1_weight or cfg.compile \
-            or cfg.label_smoothing or getattr(G, "num_classes", 0):
+            or cfg.label_smoothing or cfg.lr_decay or getattr(G, "num_classes", 0):
         raise GantutorError("minimal_loop covers the plain unconditional GAN only "
-                            "(d_steps=1, no penalties, smoothing or compile)")
+                            "(d_steps=1, no penalties, smoothing, lr decay or "
+                            "compile)")
     device = resolve_device(cfg.device)
     d_loss_fn, g_loss_fn = get_losses(cfg.loss)
     G.to(device).train()
