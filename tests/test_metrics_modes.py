@@ -18,7 +18,8 @@ def test_true_mixture_covers_every_mode_with_high_quality(name):
 
 def test_collapsed_generator_covers_one_mode():
     modes, std = data.mixture_modes("ring")
-    x = modes[2] + std * torch.randn(1000, 2, generator=torch.Generator().manual_seed(0))
+    gen = torch.Generator().manual_seed(0)
+    x = modes[2] + std * torch.randn(1000, 2, generator=gen)
     result = metrics.mode_coverage(x, modes, std)
     assert result.modes_covered == 1 and result.high_quality > 0.95
     assert metrics.mode_counts(x, modes, std).argmax() == 2
