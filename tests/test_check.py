@@ -111,7 +111,7 @@ def test_gradient_rejects_transposed_and_unaveraged_gradients():
         return dW.T, db
 
     r = check.gradient(transposed)
-    assert not r and "dW has shape" in r.message and "(transposed?)" in r.message
+    assert not r and "dW has shape" in r.message and "(transposed?)." in r.message
 
     def no_mean(W, b, x, y):
         dW, db = gradient_by_hand(W, b, x, y)
