@@ -264,6 +264,8 @@ def throughput(rows: list, title=None):
                          if r["variant"] == variant)
             ax.plot(*zip(*pts), "o-", label=variant)
         ax.set_xscale("log", base=2)
+        sizes = sorted({r["batch_size"] for r in mine})
+        ax.set_xticks(sizes, [str(b) for b in sizes])
         ax.set_yscale("log")
         ax.set_xlabel("batch size")
         ax.set_ylabel("samples / s")

@@ -389,13 +389,13 @@ def throughput_table(rows: list[dict]) -> str:
     """Samples per second as text: one line per model and variant, one column per
     batch size."""
     sizes = sorted({r["batch_size"] for r in rows})
-    lines = [f"{'model':6} {'variant':22}" + "".join(f"{'B=' + str(b):>10}"
-                                                      for b in sizes)]
     keys = list(dict.fromkeys((r["model"], r["variant"]) for r in rows))
+    width = max([len("variant")] + [len(variant) for _, variant in keys])
+    lines = [f"{'model':6} {'variant':{width}}" + "".join(f"{'B=' + str(b):>9}"
+                                                         for b in sizes)]
     for model, variant in keys:
         rate = {r["batch_size"]: r["samples_per_s"] for r in rows
                 if (r["model"], r["variant"]) == (model, variant)}
-        cells = "".join(f"{rate[b]:10.0f}" if b in rate else f"{'':>10}"
-                        for b in sizes)
-        lines.append(f"{model:6} {variant:22}{cells}")
+        cells = "".join(f"{rate[b]:9.0f}" if b in rate else f"{'':>9}" for b in sizes)
+        lines.append(f"{model:6} {variant:{width}}{cells}")
     return "\n".join(lines)
