@@ -466,3 +466,49 @@ def distance_histograms(distances: dict, ax=None, title=None, bins: int = 40,
         ax.set_title(title)
     fig.tight_layout()
     return fig
+
+
+RD_METRICS = (("psnr", "PSNR (dB)"), ("ssim", "SSIM"), ("class_kept", "class kept"))
+
+
+def rate_distortion(points: list, accounting: str = "set", title=None):
+    """Bits per pixel against PSNR, SSIM and class-kept rate, one line per codec;
+    ``points`` are :class:`gantutor.ratedistortion.RDPoint`, ``accounting`` is
+    "set" (shared headers counted once) or "file" (one file per image)."""
+    codecs = list(dict.fromkeys(p.codec for p in points))
+    fig, axes = plt.subplots(1, len(RD_METRICS), figsize=(4.2 * len(RD_METRICS), 3.4))
+    for ax, (key, label) in zip(axes, RD_METRICS):
+        for i, codec in enumerate(codecs):
+            mine = sorted((p for p in points if p.codec == codec),
+                          key=lambda p: p.bpp(accounting))
+            ax.plot([p.bpp(accounting) for p in mine], [getattr(p, key) for p in mine],
+                    "o-", ms=3, color=f"C{i}", label=codec)
+        ax.set_xscale("log")
+        ax.set_xlabel(f"bits per pixel ({accounting} rule, log scale)")
+        ax.set_ylabel(label)
+    axes[0].legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def image_rows(rows, n: int = 8, title=None):
+    """One row of images per entry of ``rows`` ({label: images} or a list of (label,
+    images) pairs; images (N, C, H, W) in [-1, 1]), the first ``n`` of each, labelled
+    on the left."""
+    rows = list(rows.items()) if isinstance(rows, dict) else list(rows)
+    fig, axes = plt.subplots(len(rows), 1, figsize=(1.0 * n, 1.05 * len(rows)),
+                             squeeze=False)
+    for ax, (label, images) in zip(axes[:, 0], rows):
+        ax.imshow(image_grid(torch.as_tensor(images)[:n], nrow=n), cmap="gray",
+                  vmin=0, vmax=1, interpolation="nearest")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        for side in ax.spines.values():
+            side.set_visible(False)
+        ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
