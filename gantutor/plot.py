@@ -404,19 +404,23 @@ def cost_along(costs: dict, window: int = 2000, ax=None, title=None,
     return fig
 
 
-def code_lengths(curves: dict, ax=None, title=None, ylabel="bits per byte"):
+def code_lengths(curves: dict, ax=None, title=None, ylabel="bits per byte",
+                 log_y: bool = False):
     """Code length per byte against the number of bytes coded (log axis): ``curves``
     maps a name to (sizes, rates); dashed lines for names containing "two-part"."""
     if ax is None:
-        fig, ax = plt.subplots(figsize=(7, 4))
+        fig, ax = plt.subplots(figsize=(8.5, 4))
     else:
         fig = ax.figure
     for name, (sizes, rates) in curves.items():
         ax.plot(sizes, rates, "--o" if "two-part" in name else "-o", ms=3, label=name)
     ax.set_xscale("log", base=2)
+    if log_y:
+        ax.set_yscale("log")
+        ax.axhline(8, color="gray", lw=0.8, ls=":")  # 8 bits per byte: raw data
     ax.set_xlabel("bytes of data coded")
     ax.set_ylabel(ylabel)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
     if title:
         ax.set_title(title)
     fig.tight_layout()
