@@ -47,6 +47,12 @@ def main(argv=None) -> int:
           f"{args.steps} steps of batch {s['batch_size']} each (Adam lr {s['lr']}, "
           f"falling to 0 over the last {s['lr_decay']:.0%}); scored on "
           f"{remedies.N_EVAL:,} samples", flush=True)
+    for name in args.remedies:
+        r = remedies.REMEDIES[name]
+        batch = r.train.get("batch_size", s["batch_size"])
+        if r.steps_scale != 1 or batch != s["batch_size"]:
+            print(f"  except {name}: {args.steps * r.steps_scale} steps of batch {batch}",
+                  flush=True)
 
     def report(r):
         print(f"  {r['dataset']:<4} {r['remedy']:<16} seed {r['seed']}: "

@@ -33,6 +33,7 @@ class Remedy:
     train: dict = field(default_factory=dict)  # TrainConfig fields
     model: dict = field(default_factory=dict)  # build_gan arguments (pack, ...)
     source: str = ""  # the paper it comes from
+    steps_scale: int = 1  # trains this many times the shared number of steps
 
 
 # The shared set-up for the 2-D mixtures: an MLP generator from 2-D noise with ReLU
@@ -75,6 +76,9 @@ REMEDIES = {
     "pacgan4": Remedy(
         "PacGAN4 (D sees 4 samples)", {}, {"pack": 4},
         source="Lin et al. 2018"),
+    "more_compute": Remedy(
+        "+ batch 1,024 and 4x the steps", {"batch_size": 1024}, steps_scale=4,
+        source="Brock et al. 2019 (larger batches)"),
 }
 
 # Published means (modes covered, % high-quality samples) on the same mixtures and
@@ -90,6 +94,13 @@ PUBLISHED = [
 ]
 
 
+# What the published runs trained for, where their code says it: PacGAN's 2-D
+# experiments (github.com/fjxmlzn/PacGAN, synthetic_data_experiments/*/config.py) run
+# 400 epochs over 100,000 samples in batches of 100, i.e. 400,000 updates, with a
+# 4 x 400 generator and a 3 x 200 maxout discriminator, Adam lr 1e-4, beta1 0.8.
+PUBLISHED_COMPUTE = {"PacGAN Table 1": "400,000 x 100"}
+
+
 def get_remedy(name: str) -> Remedy:
     try:
         return REMEDIES[name]
@@ -102,7 +113,9 @@ def build(remedy: str, dataset: str, seed: int = 0, steps: int = STEPS,
           device: str = "cpu", **overrides):
     """(G, D, cfg, data) for one remedy on the ``ring`` or ``grid`` mixture.
 
-    ``overrides`` replace TrainConfig fields (e.g. ``snapshot_every``).
+    ``steps`` is the shared number of generator updates; a remedy with
+    ``steps_scale`` k trains k times as many. ``overrides`` replace TrainConfig fields
+    (e.g. ``snapshot_every``).
     """
     r = get_remedy(remedy)
     data = load_dataset(dataset)
@@ -110,7 +123,7 @@ def build(remedy: str, dataset: str, seed: int = 0, steps: int = STEPS,
         raise GantutorError(f"{dataset!r} is not a 2-D mixture: use ring or grid")
     seed_everything(seed)
     G, D = build_gan("mlp", data.shape, **{**BASE_MODEL, **r.model})
-    settings = {**BASE_TRAIN, **r.train, "steps": steps, "seed": seed,
+    settings = {**BASE_TRAIN, **r.train, "steps": steps * r.steps_scale, "seed": seed,
                 "device": device, "progress": False, "log_every": 100,
                 "checkpoint_every": 100, **overrides}
     return G, D, TrainConfig(**settings), data
@@ -125,23 +138,33 @@ def run_remedy(remedy: str, dataset: str, seed: int = 0, steps: int = STEPS,
                device: str = "cpu") -> dict:
     """Train one remedy on one mixture with one seed and score it.
 
-    Returns {remedy, dataset, seed, steps, modes, hq (percent), seconds}.
+    Returns {remedy, dataset, seed, steps, batch_size, modes, hq (percent),
+    seconds}, where ``steps`` and ``batch_size`` are those the run trained with.
     """
     G, D, cfg, data = build(remedy, dataset, seed, steps, device)
     t0 = time.perf_counter()
     train_gan(G, D, data, cfg)
     seconds = time.perf_counter() - t0
     result = score(G, data, seed=10_000 + seed)
-    return {"remedy": remedy, "dataset": dataset, "seed": seed, "steps": steps,
-            "modes": result.modes_covered, "hq": 100 * result.high_quality,
-            "seconds": seconds}
+    return {"remedy": remedy, "dataset": dataset, "seed": seed, "steps": cfg.steps,
+            "batch_size": cfg.batch_size, "modes": result.modes_covered,
+            "hq": 100 * result.high_quality, "seconds": seconds}
 
 
 def _run_job(job):
     import torch
 
     torch.set_num_threads(1)
-    return run_remedy(*job)
+    index, args = job
+    return index, run_remedy(*args)
+
+
+def _cost(remedy: str) -> float:
+    """A remedy's training cost relative to the shared set-up (for scheduling)."""
+    r = get_remedy(remedy)
+    settings = {**BASE_TRAIN, **r.train}
+    return (r.steps_scale * settings["batch_size"] / BASE_TRAIN["batch_size"]
+            * settings.get("d_steps", 1))
 
 
 def coverage_table(remedies=None, datasets=("ring", "grid"), seeds=(0, 1, 2),
@@ -150,15 +173,17 @@ def coverage_table(remedies=None, datasets=("ring", "grid"), seeds=(0, 1, 2),
     """Run every remedy x dataset x seed; returns the per-run results.
 
     ``workers`` > 1 trains that many runs at once in separate processes (one thread
-    each: these networks are too small for several threads to help one run).
-    ``on_result(result)`` is called as each run finishes.
+    each: these networks are too small for several threads to help one run), the
+    costliest runs first so that no long run is left alone at the end.
+    ``on_result(result)`` is called as each run finishes. The results come back in
+    the same order, and with the same numbers, whatever ``workers`` is.
     """
     remedies = list(remedies or REMEDIES)
     for name in remedies:
         get_remedy(name)
     jobs = [(r, d, s, steps, device) for d in datasets for r in remedies for s in seeds]
-    results = []
     if workers <= 1:
+        results = []
         for job in jobs:
             results.append(run_remedy(*job))
             if on_result is not None:
@@ -166,12 +191,14 @@ def coverage_table(remedies=None, datasets=("ring", "grid"), seeds=(0, 1, 2),
         return results
     import multiprocessing as mp
 
+    order = sorted(range(len(jobs)), key=lambda i: -_cost(jobs[i][0]))
+    done: dict = {}
     with mp.get_context("spawn").Pool(workers) as pool:
-        for res in pool.imap(_run_job, jobs):
-            results.append(res)
+        for index, res in pool.imap_unordered(_run_job, [(i, jobs[i]) for i in order]):
+            done[index] = res
             if on_result is not None:
                 on_result(res)
-    return results
+    return [done[i] for i in range(len(jobs))]
 
 
 def summarize(results: list[dict]) -> list[dict]:
@@ -184,6 +211,7 @@ def summarize(results: list[dict]) -> list[dict]:
         modes = [r["modes"] for r in runs]
         hq = [r["hq"] for r in runs]
         rows.append({"remedy": remedy, "dataset": dataset, "runs": len(runs),
+                     "steps": runs[0]["steps"], "batch_size": runs[0]["batch_size"],
                      "modes": _mean(modes), "modes_sd": _sd(modes),
                      "hq": _mean(hq), "hq_sd": _sd(hq),
                      "seconds": _mean([r["seconds"] for r in runs])})
@@ -227,29 +255,42 @@ def best(rows: list[dict]) -> str | None:
 
 
 def format_table(rows: list[dict], published: bool = True) -> str:
-    """A markdown table: ours (mean ± sd over seeds), then the published rows."""
+    """A markdown table: ours (mean ± sd over seeds), then the published rows.
+
+    Each row says what it cost: generator updates x batch size, and for our runs the
+    mean training time of one run (one CPU thread each when trained by
+    :func:`coverage_table` with workers).
+    """
     by = {(r["remedy"], r["dataset"]): r for r in rows}
     order = [n for n in REMEDIES if any(k[0] == n for k in by)]
-    lines = ["| method | runs | ring: modes (of 8) | ring: % HQ | grid: modes (of 25) "
-             "| grid: % HQ |", "|---|---|---|---|---|---|"]
+    lines = ["| method | runs | steps x batch | s per run | ring: modes (of 8) "
+             "| ring: % HQ | grid: modes (of 25) | grid: % HQ |",
+             "|---|---|---|---|---|---|---|---|"]
     for name in order:
+        mine = [by[k] for k in by if k[0] == name]
+        runs = max(r["runs"] for r in mine)
+        steps = max(r.get("steps", 0) for r in mine)
+        batch = max(r.get("batch_size", 0) for r in mine)
+        compute = f"{steps:,} x {batch:,}" if steps and batch else "–"
+        seconds = f"{_mean([r['seconds'] for r in mine]):.0f}"
         cells = []
-        runs = max(by[k]["runs"] for k in by if k[0] == name)
         for ds in ("ring", "grid"):
             r = by.get((name, ds))
             cells += (["–", "–"] if r is None else
                       [f"{r['modes']:.1f} ± {r['modes_sd']:.1f}",
                        f"{r['hq']:.1f} ± {r['hq_sd']:.1f}"])
-        lines.append(f"| {REMEDIES[name].label} (this course) | {runs} | "
-                     + " | ".join(cells) + " |")
+        lines.append(f"| {REMEDIES[name].label} (this course) | {runs} | {compute} | "
+                     f"{seconds} | " + " | ".join(cells) + " |")
     if published:
         for source, label, vals in PUBLISHED:
             runs = 10 if source.startswith("PacGAN") else 5
+            compute = PUBLISHED_COMPUTE.get(source, "–")
             cells = []
             for ds in ("ring", "grid"):
                 m, h = vals[ds]
                 cells += [f"{m:g}", f"{h:g}"]
-            lines.append(f"| {label} ({source}) | {runs} | " + " | ".join(cells) + " |")
+            lines.append(f"| {label} ({source}) | {runs} | {compute} | – | "
+                         + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 

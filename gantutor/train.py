@@ -252,14 +252,18 @@ def train_gan(G, D, data, cfg: TrainConfig | None = None, out: str | Path | None
     # Without compile, the fake batch made for the D step is reused for the G step and
     # D's weights are frozen during it; under compile both are avoided (known pitfalls).
     reuse_fakes = cfg.d_steps == 1 and not cfg.compile
-    # one row per step of the log window: d_loss, g_loss, D(x), D(G(z)), on the device
-    window = torch.zeros(cfg.log_every, 4, device=device)
-    n_acc = 0
+    # the log window: per step, d_loss, g_loss and D's logits on the real and the fake
+    # batch, kept on the device as they are and reduced once per window, so that a
+    # step does no logging work of its own
+    window = []
+    whole_batch = (lo, hi) == (0, B)
 
     def noise():
-        z = torch.randn(B, G.z_dim, device=device, generator=gen)[lo:hi]
-        y = (torch.randint(G.num_classes, (B,), device=device, generator=gen)[lo:hi]
+        z = torch.randn(B, G.z_dim, device=device, generator=gen)
+        y = (torch.randint(G.num_classes, (B,), device=device, generator=gen)
              if conditional else None)
+        if not whole_batch:  # this process's rows of the global batch
+            z, y = z[lo:hi], (None if y is None else y[lo:hi])
         return z, y
 
     def cond(y):  # extra positional argument for conditional networks
@@ -313,15 +317,17 @@ def train_gan(G, D, data, cfg: TrainConfig | None = None, out: str | Path | None
             opt_g.step()
             if not cfg.compile:
                 D.requires_grad_(True)
-        with torch.no_grad():
-            window[n_acc] = torch.stack([loss_d.float(), loss_g.float(),
-                                         torch.sigmoid(d_real.float()).mean(),
-                                         torch.sigmoid(d_fake.float()).mean()])
-        n_acc += 1
+        window.append((loss_d.detach(), loss_g.detach(), d_real.detach(),
+                       d_fake.detach()))
         done = step + 1
         if done % cfg.log_every == 0 or done == cfg.steps:
-            # one host synchronisation per log window
-            rows = window[:n_acc]
+            # one host synchronisation per log window; rows: d_loss, g_loss, D(x),
+            # D(G(z)) of every step in the window
+            n_acc = len(window)
+            columns = [torch.stack(c).float() for c in zip(*window)]
+            rows = torch.stack([columns[0], columns[1],
+                                torch.sigmoid(columns[2]).mean(1),
+                                torch.sigmoid(columns[3]).mean(1)], dim=1)
             bad = ~torch.isfinite(rows[:, :2]).all(1)  # steps whose losses broke
             steps_done = torch.arange(done - n_acc + 1, done + 1, device=device)
             first_bad = torch.where(bad, steps_done, cfg.steps + 1).min()
@@ -341,7 +347,7 @@ def train_gan(G, D, data, cfg: TrainConfig | None = None, out: str | Path | None
                     "hinge, or add a gradient penalty; bf16 autocast can also overflow."
                 )
             history.append(done, values)
-            n_acc = 0
+            window.clear()
             if main and cfg.snapshot_every and (done % cfg.snapshot_every == 0
                                        or done == cfg.steps):
                 history.snapshots.append((done, _snapshot(G, fixed_z, fixed_y)))

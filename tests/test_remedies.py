@@ -25,7 +25,15 @@ def test_every_remedy_builds_for_both_mixtures(name):
         x = torch.randn(cfg.batch_size, 2)
         assert D(x).shape == (cfg.batch_size // D.pack,)
         assert G(torch.randn(5, G.z_dim)).shape == (5, 2)
-        assert cfg.steps == 10 and cfg.seed == 1 and cfg.lr_decay > 0
+        assert cfg.steps == 10 * remedies.REMEDIES[name].steps_scale
+        assert cfg.seed == 1 and cfg.lr_decay > 0
+
+
+def test_a_remedy_can_train_longer_than_the_shared_steps():
+    G, D, cfg, data = remedies.build("more_compute", "grid", steps=10)
+    assert cfg.steps == 10 * remedies.REMEDIES["more_compute"].steps_scale > 10
+    assert cfg.batch_size > remedies.BASE_TRAIN["batch_size"]
+    assert remedies.build("gan", "grid", steps=10)[2].steps == 10
 
 
 def test_remedies_change_what_they_say():
@@ -79,7 +87,9 @@ def test_the_true_mixture_scores_every_mode_and_98_9_percent(dataset):
 
 def test_run_remedy_reports_one_scored_run():
     r = remedies.run_remedy("gan", "ring", seed=0, steps=20)
-    assert set(r) == {"remedy", "dataset", "seed", "steps", "modes", "hq", "seconds"}
+    assert set(r) == {"remedy", "dataset", "seed", "steps", "batch_size", "modes", "hq",
+                      "seconds"}
+    assert (r["steps"], r["batch_size"]) == (20, remedies.BASE_TRAIN["batch_size"])
     assert 0 <= r["modes"] <= 8 and 0 <= r["hq"] <= 100 and r["seconds"] > 0
     assert r == {**remedies.run_remedy("gan", "ring", seed=0, steps=20),
                  "seconds": r["seconds"]}  # the same numbers again from the seed
@@ -90,10 +100,11 @@ def fake_results():
     for name, ring, grid in (("gan", (6, 7, 8), (15, 17, 19)),
                              ("pacgan4", (8, 8, 8), (24, 25, 23))):
         for seed, (m_ring, m_grid) in enumerate(zip(ring, grid)):
-            out.append({"remedy": name, "dataset": "ring", "seed": seed, "steps": 1,
-                        "modes": m_ring, "hq": 95.0, "seconds": 1.0})
-            out.append({"remedy": name, "dataset": "grid", "seed": seed, "steps": 1,
-                        "modes": m_grid, "hq": 92.0 + seed, "seconds": 2.0})
+            out.append({"remedy": name, "dataset": "ring", "seed": seed, "steps": 1000,
+                        "batch_size": 256, "modes": m_ring, "hq": 95.0, "seconds": 1.0})
+            out.append({"remedy": name, "dataset": "grid", "seed": seed, "steps": 1000,
+                        "batch_size": 256, "modes": m_grid, "hq": 92.0 + seed,
+                        "seconds": 2.0})
     return out
 
 
@@ -117,9 +128,12 @@ def test_best_target_table_and_last_line():
     assert line == ("ring_best=8.00 ring_best_hq=95.0 grid_best=24.00 "
                     "grid_best_hq=93.0 best=pacgan4")
     table = remedies.format_table(rows)
-    assert "| PacGAN4 (D sees 4 samples) (this course) | 3 | 8.0 ± 0.0 |" in table
-    assert "| GAN (PacGAN Table 1) | 10 | 6.3 | 98.2 | 17.3 | 94.8 |" in table
-    assert "| PacGAN4 (PacGAN Table 1) | 10 | 7.8 | 95.9 | 24.8 | 93.6 |" in table
+    assert ("| PacGAN4 (D sees 4 samples) (this course) | 3 | 1,000 x 256 | 2 | "
+            "8.0 ± 0.0 |") in table
+    assert ("| GAN (PacGAN Table 1) | 10 | 400,000 x 100 | – | 6.3 | 98.2 | 17.3 "
+            "| 94.8 |") in table
+    assert ("| PacGAN4 (PacGAN Table 1) | 10 | 400,000 x 100 | – | 7.8 | 95.9 | 24.8 "
+            "| 93.6 |") in table
     assert "VEEGAN Table 1" in table
 
 
@@ -132,11 +146,16 @@ def test_a_remedy_meeting_the_target_beats_one_with_more_modes():
 
 
 def test_coverage_table_in_two_processes_equals_one():
-    one = remedies.coverage_table(["gan"], datasets=("ring",), seeds=(0, 1), steps=8)
-    two = remedies.coverage_table(["gan"], datasets=("ring",), seeds=(0, 1), steps=8,
+    # the costlier remedy is scheduled first with workers; the results keep the order
+    names, seeds = ["gan", "more_compute"], (0, 1)
+    one = remedies.coverage_table(names, datasets=("ring",), seeds=seeds, steps=4)
+    two = remedies.coverage_table(names, datasets=("ring",), seeds=seeds, steps=4,
                                   workers=2)
-    assert [(r["seed"], r["modes"], r["hq"]) for r in one] == \
-           [(r["seed"], r["modes"], r["hq"]) for r in two]
+    assert [(r["remedy"], r["seed"]) for r in one] == \
+           [(n, s) for n in names for s in seeds]
+    assert [(r["remedy"], r["seed"], r["modes"], r["hq"]) for r in one] == \
+           [(r["remedy"], r["seed"], r["modes"], r["hq"]) for r in two]
+    assert remedies._cost("more_compute") > remedies._cost("gan") == 1
 
 
 def test_benchmark_prints_the_table_and_the_last_line(capsys):
@@ -144,11 +163,15 @@ def test_benchmark_prints_the_table_and_the_last_line(capsys):
         "mode_coverage", ROOT / "benchmarks" / "mode_coverage.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    assert module.main(["--remedies", "gan", "--seeds", "0", "--steps", "10"]) == 0
+    assert module.main(["--remedies", "gan", "more_compute", "--seeds", "0",
+                        "--steps", "3"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
-    assert any(line.startswith("| GAN, non-saturating loss (this course) | 1 |")
+    assert "  except more_compute: 12 steps of batch 1024" in lines
+    assert any(line.startswith("| GAN, non-saturating loss (this course) | 1 | 3 x 256 |")
                for line in lines)
-    assert LAST_LINE.match(lines[-1]) and lines[-1].endswith("best=gan")
+    assert any(line.startswith("| + batch 1,024 and 4x the steps (this course) | 1 | "
+                               "12 x 1,024 |") for line in lines)
+    assert LAST_LINE.match(lines[-1]), lines[-1]
 
 
 def test_the_mixtures_are_the_ones_of_veegan_and_pacgan():
