@@ -68,4 +68,13 @@ def bf16_supported(device: torch.device) -> bool:
             return torch.cuda.is_bf16_supported(including_emulation=False)
         except TypeError:  # PyTorch before 2.3
             return torch.cuda.is_bf16_supported()
-    return device.type == "cpu"
+    if device.type == "cpu":  # bf16 matrix units (AMX) or bf16 vector instructions
+        return _cpu_has("_is_amx_tile_supported") or _cpu_has("_is_avx512_bf16_supported")
+    return False
+
+
+def _cpu_has(check: str) -> bool:
+    try:
+        return bool(getattr(torch.cpu, check)())
+    except (AttributeError, RuntimeError):  # an older PyTorch cannot tell: assume not
+        return False
