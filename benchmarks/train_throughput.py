@@ -7,8 +7,9 @@ On the same networks, batch size and data, in steps per second:
 - minimal: ``train_gan``'s own algorithm and settings with nothing else (no history,
   NaN check, progress bar or checkpoints), so train_gan / minimal is the price of
   train_gan's bookkeeping;
-- train_gan, in fp32 like the reference (channels-last for the DCGAN), and, for
-  information, with bf16 autocast.
+- train_gan with the speed-ups this device supports: bf16 autocast where the device
+  has bf16 units (a CUDA GPU with native bf16, a CPU with AMX or AVX-512 BF16), and
+  channels-last memory for the DCGAN; and, for information, train_gan in fp32.
 
 Each round measures every loop once, in a rotating order, timing windows of a few
 steps. A loop's rate is that of its fastest window over all rounds: on a shared
@@ -19,6 +20,7 @@ bf16 matrix peak that train_gan achieves.
 
     python benchmarks/train_throughput.py                # MNIST if found, else digits
     python benchmarks/train_throughput.py --rounds 3     # quicker, noisier
+    python benchmarks/train_throughput.py --fp32         # no bf16, even where supported
 
 The last line is ``mlp_vs_reference=<x> mlp_vs_minimal=<x> dcgan_vs_reference=<x>
 dcgan_vs_minimal=<x> device=<name>``.
@@ -39,12 +41,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import gantutor as gt  # noqa: E402
 from gantutor import scaling  # noqa: E402
 
-# train_gan's settings in the comparison (the minimal loop uses the same ones): fp32,
-# like the reference, with channels-last for the convolutions. A "+bf16" row adds
-# bf16 autocast, for information; the DCGAN's fraction of a GPU's bf16 peak is
-# measured with PEAK_SETTINGS.
-SETTINGS = {"mlp": {}, "dcgan": {"channels_last": True}}
+# train_gan's settings in the comparison (the minimal loop uses the same ones): bf16
+# autocast where the device has bf16 units, channels-last for the convolutions. A
+# "fp32" row shows train_gan without autocast, for information; the DCGAN's fraction
+# of a GPU's bf16 peak is measured with PEAK_SETTINGS.
 PEAK_SETTINGS = {"amp": True, "channels_last": True}
+
+
+def fast_settings(model: str, device, fp32: bool = False) -> dict:
+    """The speed-ups train_gan is measured with on this device."""
+    settings = {"channels_last": True} if model == "dcgan" else {}
+    if not fp32 and gt.env.bf16_supported(device):
+        settings["amp"] = True
+    return settings
 
 
 def describe(settings: dict) -> str:
@@ -53,15 +62,17 @@ def describe(settings: dict) -> str:
     return ", ".join(words) or "fp32"
 
 
-def measure(model, data, device, batch_size, rounds, windows, log_every):
+def measure(model, data, device, batch_size, rounds, windows, log_every, fp32=False):
     """Per loop: its settings and its rates (fastest window) in every round."""
-    fast = SETTINGS[model]
+    fast = fast_settings(model, device, fp32)
     loops = {
         "reference": (scaling.reference_loop, {}),
         "minimal": (scaling.minimal_loop, fast),
         "train_gan": (gt.train_gan, fast),
-        "train_gan +bf16": (gt.train_gan, {**fast, "amp": True}),
     }
+    if fast.get("amp"):
+        loops["train_gan fp32"] = (gt.train_gan, {k: v for k, v in fast.items()
+                                                  if k != "amp"})
     rates = {name: [] for name in loops}
     names = list(loops)
     for r in range(rounds):
@@ -103,6 +114,8 @@ def main(argv=None) -> int:
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--windows", type=int, default=4,
                    help="timed windows per measurement (after one warm-up window)")
+    p.add_argument("--fp32", action="store_true",
+                   help="measure train_gan without bf16 autocast even where supported")
     args = p.parse_args(argv)
     device = gt.resolve_device(args.device)
     batch = args.batch_size or (128 if device.type == "cuda" else 64)
@@ -120,7 +133,7 @@ def main(argv=None) -> int:
         log_every = (50 if model == "mlp" else 20) if gpu else (10 if model == "mlp"
                                                                   else 2)
         loops, rates = measure(model, data, device, batch, args.rounds, args.windows,
-                               log_every)
+                               log_every, args.fp32)
         best = {loop: max(r) for loop, r in rates.items()}
         for loop, (_, settings) in loops.items():
             what = "fp32, DataLoader, .item()" if loop == "reference" else \

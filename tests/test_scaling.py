@@ -194,3 +194,27 @@ def test_ring_allreduce_bytes():
     assert scaling.ring_allreduce_bytes(1000, 1) == 0
     assert scaling.ring_allreduce_bytes(1000, 2) == 1000
     assert scaling.ring_allreduce_bytes(1000, 8) == 1750
+
+
+def test_throughput_benchmark_runs_and_prints_its_last_line(capsys, monkeypatch):
+    import importlib.util
+    import re
+    from pathlib import Path
+
+    monkeypatch.setattr(gt.data, "load_or_digits",
+                        lambda *a, **k: gt.data.load_dataset("digits"))
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "train_throughput.py"
+    spec = importlib.util.spec_from_file_location("train_throughput", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.main(["--device", "cpu", "--rounds", "1", "--windows", "1",
+                        "--batch-size", "16"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert re.fullmatch(r"mlp_vs_reference=\d+\.\d\d mlp_vs_minimal=\d+\.\d\d "
+                        r"dcgan_vs_reference=\d+\.\d\d dcgan_vs_minimal=\d+\.\d\d "
+                        r"device=\S.*", lines[-1]), lines[-1]
+    dcgan = [line for line in lines if line.startswith("dcgan  train_gan ")]
+    assert dcgan and "channels-last" in dcgan[0]
+    # train_gan uses bf16 exactly where the CPU has bf16 units, and says so
+    assert ("bf16 autocast" in dcgan[0]) == gt.env.bf16_supported(torch.device("cpu"))
+    assert module.fast_settings("mlp", torch.device("cpu"), fp32=True) == {}
