@@ -96,7 +96,12 @@ def run_train(args) -> int:
     from . import distributed
 
     try:
-        return _train(args)
+        code = _train(args)
+        # every process has finished (rank 0 writes its files after training): none
+        # tears the group down while another may still be using it
+        if distributed.is_initialized():
+            distributed.dist.barrier()
+        return code
     finally:
         if distributed.is_initialized():
             distributed.dist.destroy_process_group()

@@ -174,6 +174,7 @@ def _run_rank(rank_: int, nprocs: int, backend: str, port: int, threads: int, fn
     dist.init_process_group(backend, rank=rank_, world_size=nprocs)
     try:
         results[rank_] = fn(*args)
+        dist.barrier()  # all done before any process tears the group down
     finally:
         dist.destroy_process_group()
 
