@@ -48,10 +48,9 @@ def main(argv=None) -> int:
           f"falling to 0 over the last {s['lr_decay']:.0%}); scored on "
           f"{remedies.N_EVAL:,} samples", flush=True)
     for name in args.remedies:
-        r = remedies.REMEDIES[name]
-        batch = r.train.get("batch_size", s["batch_size"])
-        if r.steps_scale != 1 or batch != s["batch_size"]:
-            print(f"  except {name}: {args.steps * r.steps_scale} steps of batch {batch}",
+        own = remedies.train_settings(name, args.steps)
+        if (own["steps"], own["batch_size"]) != (args.steps, s["batch_size"]):
+            print(f"  except {name}: {own['steps']} steps of batch {own['batch_size']}",
                   flush=True)
 
     def report(r):

@@ -71,8 +71,8 @@ def measure(model, data, device, batch_size, rounds, windows, log_every, fp32=Fa
         "train_gan": (gt.train_gan, fast),
     }
     if fast.get("amp"):
-        loops["train_gan fp32"] = (gt.train_gan, {k: v for k, v in fast.items()
-                                                  if k != "amp"})
+        loops["train_gan fp32"] = (gt.train_gan,
+                                   fast_settings(model, device, fp32=True))
     rates = {name: [] for name in loops}
     names = list(loops)
     for r in range(rounds):

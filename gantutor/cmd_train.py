@@ -71,8 +71,8 @@ def configure_train(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto",
                    help="auto picks CUDA, then Apple MPS, then CPU; or cpu, cuda, mps")
     p.add_argument("--amp", action="store_true",
-                   help="bf16 autocast where the device has bf16 units (a GPU with native "
-                        "bf16, a CPU with AMX or AVX-512 BF16); fp32 elsewhere")
+                   help="bf16 autocast where the device has bf16 units (a GPU with "
+                        "native bf16, a CPU with AMX or AVX-512 BF16); fp32 elsewhere")
     p.add_argument("--compile", action="store_true", help="torch.compile both networks")
     p.add_argument("--channels-last", action="store_true",
                    help="channels-last memory format (convolutional models)")

@@ -69,7 +69,8 @@ def bf16_supported(device: torch.device) -> bool:
         except TypeError:  # PyTorch before 2.3
             return torch.cuda.is_bf16_supported()
     if device.type == "cpu":  # bf16 matrix units (AMX) or bf16 vector instructions
-        return _cpu_has("_is_amx_tile_supported") or _cpu_has("_is_avx512_bf16_supported")
+        return (_cpu_has("_is_amx_tile_supported")
+                or _cpu_has("_is_avx512_bf16_supported"))
     return False
 
 

@@ -123,10 +123,17 @@ def build(remedy: str, dataset: str, seed: int = 0, steps: int = STEPS,
         raise GantutorError(f"{dataset!r} is not a 2-D mixture: use ring or grid")
     seed_everything(seed)
     G, D = build_gan("mlp", data.shape, **{**BASE_MODEL, **r.model})
-    settings = {**BASE_TRAIN, **r.train, "steps": steps * r.steps_scale, "seed": seed,
-                "device": device, "progress": False, "log_every": 100,
-                "checkpoint_every": 100, **overrides}
+    settings = {**train_settings(remedy, steps), "seed": seed, "device": device,
+                "progress": False, "log_every": 100, "checkpoint_every": 100,
+                **overrides}
     return G, D, TrainConfig(**settings), data
+
+
+def train_settings(remedy: str, steps: int = STEPS) -> dict:
+    """A remedy's TrainConfig fields: the shared ones, its own, and its number of
+    steps (``steps`` times its ``steps_scale``)."""
+    r = get_remedy(remedy)
+    return {**BASE_TRAIN, **r.train, "steps": steps * r.steps_scale}
 
 
 def score(G, data, seed: int = 0, n: int = N_EVAL):
@@ -161,10 +168,8 @@ def _run_job(job):
 
 def _cost(remedy: str) -> float:
     """A remedy's training cost relative to the shared set-up (for scheduling)."""
-    r = get_remedy(remedy)
-    settings = {**BASE_TRAIN, **r.train}
-    return (r.steps_scale * settings["batch_size"] / BASE_TRAIN["batch_size"]
-            * settings.get("d_steps", 1))
+    s = train_settings(remedy, steps=1)
+    return s["steps"] * s["batch_size"] / BASE_TRAIN["batch_size"] * s.get("d_steps", 1)
 
 
 def coverage_table(remedies=None, datasets=("ring", "grid"), seeds=(0, 1, 2),
@@ -269,9 +274,7 @@ def format_table(rows: list[dict], published: bool = True) -> str:
     for name in order:
         mine = [by[k] for k in by if k[0] == name]
         runs = max(r["runs"] for r in mine)
-        steps = max(r.get("steps", 0) for r in mine)
-        batch = max(r.get("batch_size", 0) for r in mine)
-        compute = f"{steps:,} x {batch:,}" if steps and batch else "–"
+        compute = f"{mine[0]['steps']:,} x {mine[0]['batch_size']:,}"
         seconds = f"{_mean([r['seconds'] for r in mine]):.0f}"
         cells = []
         for ds in ("ring", "grid"):

@@ -1,5 +1,7 @@
-"""Shared fixtures: where the real MNIST test files are, when this machine has them."""
+"""Shared fixtures: where the real MNIST test files are, when this machine has them;
+the benchmark scripts as modules."""
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -24,3 +26,15 @@ def mnist_dir():
         pytest.skip("MNIST IDX files not found (set GANTUTOR_DATA to a folder with "
                     "mnist/t10k-images-idx3-ubyte.gz)")
     return folder
+
+
+@pytest.fixture
+def load_benchmark():
+    """load_benchmark("name") imports benchmarks/name.py as a module."""
+    def load(name):
+        spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" /
+                                                      f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    return load

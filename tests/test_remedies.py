@@ -1,6 +1,5 @@
 """gt.remedies: the table of remedies, the VEEGAN/PacGAN scoring, the benchmark."""
 
-import importlib.util
 import math
 import re
 from pathlib import Path
@@ -158,17 +157,14 @@ def test_coverage_table_in_two_processes_equals_one():
     assert remedies._cost("more_compute") > remedies._cost("gan") == 1
 
 
-def test_benchmark_prints_the_table_and_the_last_line(capsys):
-    spec = importlib.util.spec_from_file_location(
-        "mode_coverage", ROOT / "benchmarks" / "mode_coverage.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+def test_benchmark_prints_the_table_and_the_last_line(capsys, load_benchmark):
+    module = load_benchmark("mode_coverage")
     assert module.main(["--remedies", "gan", "more_compute", "--seeds", "0",
                         "--steps", "3"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert "  except more_compute: 12 steps of batch 1024" in lines
-    assert any(line.startswith("| GAN, non-saturating loss (this course) | 1 | 3 x 256 |")
-               for line in lines)
+    assert any(line.startswith("| GAN, non-saturating loss (this course) | 1 | "
+                               "3 x 256 |") for line in lines)
     assert any(line.startswith("| + batch 1,024 and 4x the steps (this course) | 1 | "
                                "12 x 1,024 |") for line in lines)
     assert LAST_LINE.match(lines[-1]), lines[-1]

@@ -154,7 +154,8 @@ def test_bf16_autocast_and_channels_last_train(digits):
         torch.testing.assert_close(runs["mlp bf16"], runs["mlp fp32"], rtol=0.05,
                                    atol=0.02)
     else:
-        assert all(torch.equal(a, b) for a, b in zip(runs["mlp bf16"], runs["mlp fp32"]))
+        assert all(torch.equal(a, b)
+                   for a, b in zip(runs["mlp bf16"], runs["mlp fp32"]))
 
 
 def test_bf16_is_used_on_a_cpu_only_with_bf16_units(monkeypatch):
@@ -196,17 +197,13 @@ def test_ring_allreduce_bytes():
     assert scaling.ring_allreduce_bytes(1000, 8) == 1750
 
 
-def test_throughput_benchmark_runs_and_prints_its_last_line(capsys, monkeypatch):
-    import importlib.util
+def test_throughput_benchmark_runs_and_prints_its_last_line(capsys, monkeypatch,
+                                                            load_benchmark):
     import re
-    from pathlib import Path
 
     monkeypatch.setattr(gt.data, "load_or_digits",
                         lambda *a, **k: gt.data.load_dataset("digits"))
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "train_throughput.py"
-    spec = importlib.util.spec_from_file_location("train_throughput", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_benchmark("train_throughput")
     assert module.main(["--device", "cpu", "--rounds", "1", "--windows", "1",
                         "--batch-size", "16"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
