@@ -2,7 +2,7 @@
 
 On the 10,000 MNIST test images (from ``$GANTUTOR_DATA`` or ``--data-dir``; without
 them, scikit-learn's 1,797 8x8 digits, said on the first line), trains the pixel
-model of ``gantutor.pixelmodel`` on the images, quantises it, and writes a two-part
+model of ``gantutor.compression.pixelmodel`` on the images, quantises it, and writes a two-part
 code: the model's weights (compressed) plus every pixel range-coded with it. Then it
 decodes everything and checks the images are identical. Baselines on the same
 pixels: gzip/bz2/xz -9 of the raw IDX file and PNG (one file per image, and all
@@ -32,7 +32,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gantutor import compress, data, pixelmodel  # noqa: E402
+from gantutor import codec, data, pixelmodel  # noqa: E402
 
 PUBLISHED = {"BB-ANS (Townsend et al. 2019)": 1.41,
              "Bit-Swap (Kingma et al. 2019)": 1.29}
@@ -61,16 +61,16 @@ def main(argv=None) -> int:
 
     cfg = pixelmodel.PixelConfig(steps=args.steps, hidden=args.hidden)
     t0 = time.perf_counter()
-    blob, rep = compress.compress_images(
+    blob, rep = codec.compress_images(
         images, levels, cfg,
         on_step=lambda s, b: print(f"  step {s:>5}: {b:.3f} bits/pixel on a batch")
         if s % 1000 == 0 or s == cfg.steps - 1 else None)
     t1 = time.perf_counter()
-    back = compress.decompress_images(blob)
+    back = codec.decompress_images(blob)
     t2 = time.perf_counter()
     ok = back.shape == images.shape and (back == images).all()
 
-    sizes = {"gantutor": len(blob), **compress.image_baseline_sizes(images, levels)}
+    sizes = {"gantutor": len(blob), **codec.image_baseline_sizes(images, levels)}
     print(f"\n{'method':<22} {'bytes':>10} {'bits/pixel':>11}")
     for k, v in sizes.items():
         print(f"{k:<22} {v:>10,} {8 * v / n_pix:>11.3f}")

@@ -1,6 +1,6 @@
 """Text compression: gantutor's context-mixing model against gzip, bz2 and xz.
 
-Compresses FILE with ``gantutor.compress`` (the default model), decompresses it,
+Compresses FILE with ``gantutor.compression.codec`` (the default model), decompresses it,
 checks that the result is byte-identical, and compresses the same bytes with Python's
 gzip -9, bz2 -9 and lzma (xz) -9. Every size is a whole file: headers, checksums and
 the coder's final word are counted. Rates are bits per character (byte) of FILE.
@@ -23,7 +23,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gantutor import coder, compress, data, textmodel  # noqa: E402
+from gantutor import coder, codec, data, textmodel  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -38,9 +38,9 @@ def main(argv=None) -> int:
     print(f"{args.file}: {n:,} bytes")
 
     t0 = time.perf_counter()
-    blob = compress.compress(raw)
+    blob = codec.compress(raw)
     t1 = time.perf_counter()
-    back = compress.decompress(blob)
+    back = codec.decompress(blob)
     t2 = time.perf_counter()
     ok = back == raw
     header, payload = coder.unpack(blob)
@@ -51,8 +51,8 @@ def main(argv=None) -> int:
     bits = np.unpackbits(np.frombuffer(raw, dtype=np.uint8))
     ideal = coder.binary_code_length_bits(p1, bits)
 
-    sizes = {"gantutor": len(blob), **compress.baseline_sizes(raw)}
-    rate = {k: compress.bits_per_byte(v, n) for k, v in sizes.items()}
+    sizes = {"gantutor": len(blob), **codec.baseline_sizes(raw)}
+    rate = {k: codec.bits_per_byte(v, n) for k, v in sizes.items()}
     print(f"\n{'method':<10} {'bytes':>9} {'bits/char':>10}")
     for k, v in sizes.items():
         print(f"{k:<10} {v:>9,} {rate[k]:>10.3f}")

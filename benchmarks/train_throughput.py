@@ -101,7 +101,7 @@ def peak_fraction(data, device, batch_size, log_every):
     achieved = flops * rate / 1e12
     peak = scaling.peak_tflops(device)
     share = f"{achieved / peak:.2%} of the {peak:.0f} TFLOPS bf16 peak" if peak else \
-        "peak unknown for this GPU (add it to gantutor.scaling.PEAK_TFLOPS)"
+        "peak unknown for this GPU (add it to gantutor.course.scaling.PEAK_TFLOPS)"
     print(f"dcgan train_gan at batch {batch_size}: {flops / 1e9:.2f} GFLOP per step, "
           f"{rate:.1f} steps/s = {achieved:.2f} TFLOPS, {share}")
 

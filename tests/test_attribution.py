@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from gantutor.attribution import gradient_x_input
+from gantutor.evaluation.attribution import gradient_x_input
 from gantutor.errors import GantutorError
 
 

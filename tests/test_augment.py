@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from gantutor import augment
-from gantutor.augment import AugmentConfig, AugmentResult
+from gantutor.course.augment import AugmentConfig, AugmentResult
 from gantutor.data import load_dataset
 from gantutor.errors import GantutorError
 

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 import gantutor as gt
 from gantutor import check
-from gantutor.check import CHECKS, Case, Mistake, Spec, exercise
+from gantutor.course.checks import CHECKS, Case, Mistake, Spec, exercise
 
 COURSE_CHECKS = ("empirical_risk", "gradient", "bits_per_label",
                  "optimal_discriminator", "d_loss", "g_loss_nonsaturating")

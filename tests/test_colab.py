@@ -56,7 +56,7 @@ def test_repository_address_comes_from_pyproject():
     # an installed gantutor (pip install, Colab) knows the same address
     assert notebook._url_from_metadata().rstrip("/") == pyproject_repository(), (
         "the installed metadata is stale: reinstall with pip install -e '.[dev]'")
-    for source in ("gantutor/notebook.py", "tools/notebooks.py"):
+    for source in ("gantutor/course/notebook.py", "tools/notebooks.py"):
         assert pyproject_repository() not in (ROOT / source).read_text(), (
             f"{source} must not repeat the repository address")
 

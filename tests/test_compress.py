@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from gantutor import coder, textmodel
 from gantutor.cli import main
-from gantutor.compress import (
+from gantutor.compression.codec import (
     baseline_sizes,
     compress,
     compress_file,
@@ -309,7 +309,7 @@ def test_arithmetic_coder_round_trip_within_two_bits(message):
 def test_a_decoder_one_step_off_decodes_garbage_after_the_first_difference():
     from dataclasses import replace
 
-    from gantutor.compress import first_difference
+    from gantutor.compression.codec import first_difference
 
     cfg = textmodel.CMConfig(table_bits=16)
     p1 = textmodel.model_probabilities(TEXT, cfg)

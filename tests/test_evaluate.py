@@ -6,7 +6,7 @@ import re
 import pytest
 import torch
 
-from gantutor import classifier, data, evaluation
+from gantutor import classifier, data, report
 from gantutor.checkpoint import load_checkpoint
 from gantutor.cli import main
 from gantutor.errors import GantutorError
@@ -144,12 +144,12 @@ def test_evaluate_images_and_comparison_table_state_sizes():
     real = torch.rand(60, 1, 8, 8, generator=g) * 2 - 1
     fake = torch.rand(40, 1, 8, 8, generator=g) * 2 - 1
     judge = _FakeJudge()
-    with_mia = evaluation.evaluate_images(fake, real, judge, members=real[:20],
+    with_mia = report.evaluate_images(fake, real, judge, members=real[:20],
                                           heldout=real[20:40], training=real)
-    without = evaluation.evaluate_images(real[30:], real[:30], judge)
+    without = report.evaluate_images(real[30:], real[:30], judge)
     assert with_mia.n_members == 20 and with_mia.n_training == 60
     assert math.isnan(without.mia_auc) and without.line().endswith("mia_auc=nan")
-    table = evaluation.comparison({"A": with_mia, "B": without})
+    table = report.comparison({"A": with_mia, "B": without})
     assert "40 / 60" in table and "20 / 20" in table and "30 / 30" in table
     assert "20 held-out, 60 training" in with_mia.table()
 
@@ -157,9 +157,9 @@ def test_evaluate_images_and_comparison_table_state_sizes():
 def test_fd_curves_check_their_arguments():
     x = torch.zeros(10, 1, 8, 8)
     with pytest.raises(GantutorError, match="unknown damage"):
-        evaluation.fd_under_damage(_FakeJudge(), x, x, "rotate", [1])
+        report.fd_under_damage(_FakeJudge(), x, x, "rotate", [1])
     with pytest.raises(GantutorError, match="sizes up to 50"):
-        evaluation.fd_by_sample_size(_FakeJudge(), x, x, [5, 50])
+        report.fd_by_sample_size(_FakeJudge(), x, x, [5, 50])
 
 
 def test_metric_plots_draw_one_line_or_histogram_per_entry():

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 import gantutor as gt
-from gantutor.check import CHECKS
+from gantutor.course.checks import CHECKS
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))

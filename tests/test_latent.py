@@ -7,7 +7,7 @@ import torch
 
 from gantutor import latent
 from gantutor.errors import GantutorError
-from gantutor.models import build_gan
+from gantutor.gan.models import build_gan
 
 
 def test_endpoints_and_midpoint():

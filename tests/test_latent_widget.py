@@ -4,13 +4,13 @@ import pytest
 import torch
 
 from gantutor import latent
-from gantutor.models import build_gan
+from gantutor.gan.models import build_gan
 
 pytest.importorskip("ipywidgets")
 
 
 def test_latent_slider_shows_the_image_at_t():
-    from gantutor.widgets import latent_slider
+    from gantutor.course.widgets import latent_slider
 
     torch.manual_seed(0)
     G, _ = build_gan("mlp", (1, 8, 8), z_dim=8, num_classes=2)

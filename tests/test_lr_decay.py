@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import gantutor as gt
-from gantutor.train import lr_scale
+from gantutor.gan.train import lr_scale
 
 
 def test_lr_scale_is_one_then_falls_linearly_to_zero():

@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 
 import gantutor as gt
-from gantutor.check import CHECKS
-from gantutor.notebook import COLAB_INSTALL_CELL, colab_badge
+from gantutor.course.checks import CHECKS
+from gantutor.course.notebook import COLAB_INSTALL_CELL, colab_badge
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))

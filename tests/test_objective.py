@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gantutor import objective as O
-from gantutor import plot, widgets
+from gantutor import widgets
 from gantutor.errors import GantutorError
 
 matplotlib.use("Agg")
@@ -104,7 +104,7 @@ def test_optimal_discriminator_values():
 
 def test_a_trained_discriminator_approaches_dstar():
     torch.manual_seed(0)
-    from gantutor.models import MLPDiscriminator
+    from gantutor.gan.models import MLPDiscriminator
 
     p, q = O.Gaussian(0, 1), O.Gaussian(2, 0.7)
     D = MLPDiscriminator(shape=(1,), hidden=(32, 32))
@@ -148,15 +148,15 @@ def test_dstar_explorer_redraws_when_a_slider_moves():
 
 def test_static_plots_draw_every_curve():
     p, q = O.Gaussian(0, 1), O.Gaussian(2, 0.7)
-    from gantutor.models import MLPDiscriminator
+    from gantutor.gan.models import MLPDiscriminator
 
-    fig = plot.dstar(p, q, d_net=MLPDiscriminator(shape=(1,), hidden=(8,)))
+    fig = O.plot_dstar(p, q, d_net=MLPDiscriminator(shape=(1,), hidden=(8,)))
     labels = [line.get_label() for ax in fig.axes for line in ax.get_lines()]
     assert {"p (data)", "q (generator)", "D* = p/(p+q)", "trained D"} <= set(labels)
-    fig = plot.dstar_panels(p, [q, O.Gaussian(0, 1)])
+    fig = O.plot_dstar_panels(p, [q, O.Gaussian(0, 1)])
     titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
     assert len(titles) == 2 and "JSD = 0.000" in titles[1]
     logits = torch.linspace(-6, 2, 9)
-    fig = plot.logit_gradients(logits, O.generator_logit_gradients(logits),
+    fig = O.plot_logit_gradients(logits, O.generator_logit_gradients(logits),
                                fake_logits=torch.full((20,), -5.0))
     assert len(fig.axes[0].get_lines()) == 2

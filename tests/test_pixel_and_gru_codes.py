@@ -6,7 +6,7 @@ import hashlib
 import numpy as np
 import pytest
 
-from gantutor import coder, compress, data, pixelmodel, textnet
+from gantutor import coder, codec, data, pixelmodel, textnet
 from gantutor.errors import CorruptFileError, GantutorError
 
 TINY_PIXELS = pixelmodel.PixelConfig(radius=2, hidden=16, steps=30, batch_size=256)
@@ -63,26 +63,26 @@ def test_integer_model_is_close_to_the_float_model_and_ignores_batching(digits):
 
 
 def test_images_round_trip_with_model_counted(digits):
-    blob, rep = compress.compress_images(digits, 17, TINY_PIXELS)
+    blob, rep = codec.compress_images(digits, 17, TINY_PIXELS)
     assert rep["total"] == len(blob) == rep["model"] + rep["pixels"] + rep["container"]
     assert rep["pixels"] * 8 >= rep["ideal_pixel_bits"] > 0
-    assert np.array_equal(compress.decompress_images(blob), digits)
+    assert np.array_equal(codec.decompress_images(blob), digits)
     with pytest.raises(CorruptFileError):
-        compress.decompress_images(blob[:-5])
+        codec.decompress_images(blob[:-5])
     with pytest.raises(CorruptFileError, match="does not hold images"):
-        compress.decompress_images(compress.compress(b"text"))
+        codec.decompress_images(codec.compress(b"text"))
 
 
 def test_bad_images_are_refused():
     with pytest.raises(GantutorError, match="below 17"):
-        compress.compress_images(np.full((2, 8, 8), 20, np.uint8), 17, TINY_PIXELS)
+        codec.compress_images(np.full((2, 8, 8), 20, np.uint8), 17, TINY_PIXELS)
 
 
 def test_idx_bytes_is_the_mnist_file_format_and_baselines_count_everything(digits):
-    raw = compress.idx_bytes(digits)
+    raw = codec.idx_bytes(digits)
     assert raw[:4] == b"\x00\x00\x08\x03" and len(raw) == 16 + digits.size
     assert np.array_equal(data.parse_idx(raw), digits)
-    sizes = compress.image_baseline_sizes(digits, 17)
+    sizes = codec.image_baseline_sizes(digits, 17)
     assert sizes["PNG, one per image"] > 40 * 60  # a PNG file costs ~60 bytes at least
     assert sizes["PNG, all in one"] < sizes["PNG, one per image"]
     assert {"gzip of IDX", "bz2 of IDX", "xz of IDX"} <= set(sizes)
@@ -113,14 +113,14 @@ def test_prequential_round_trip_and_reported_lengths():
 
 def test_gru_container_round_trip_and_other_machines_refused(monkeypatch):
     settings = TINY_GRU.to_dict()
-    blob = compress.compress(TEXT[:600], model="gru", **settings)
+    blob = codec.compress(TEXT[:600], model="gru", **settings)
     header, _ = coder.unpack(blob)
     assert header["machine"] == textnet.machine_fingerprint()
-    assert compress.decompress(blob) == TEXT[:600]
+    assert codec.decompress(blob) == TEXT[:600]
     monkeypatch.setattr(textnet, "machine_fingerprint",
                         lambda: {**header["machine"], "cpu_capability": "NEON"})
     with pytest.raises(GantutorError, match="cpu_capability"):
-        compress.decompress(blob)
+        codec.decompress(blob)
 
 
 def test_two_part_counts_the_weights():

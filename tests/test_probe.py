@@ -6,7 +6,7 @@ import torch
 
 from gantutor import probe
 from gantutor.errors import GantutorError
-from gantutor.models import build_gan
+from gantutor.gan.models import build_gan
 
 
 def test_features_are_the_input_of_the_last_layer():

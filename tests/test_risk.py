@@ -217,10 +217,10 @@ def test_risk_plots_draw_every_curve():
     curve = risk.RiskCurve()
     for step, (t, v) in enumerate([(2.3, 2.3), (1.0, 1.2), (0.5, 0.9)]):
         curve.log(step, t, v)
-    fig = gt.plot.risk_curves({"run": curve, "other": risk.RiskCurve([0], [2.0])})
+    fig = gt.risk.plot_risk_curves({"run": curve, "other": risk.RiskCurve([0], [2.0])})
     labels = [line.get_label() for line in fig.axes[0].get_lines()]
     assert labels == ["run: training", "run: held-out", "other: training"]
-    fig = gt.plot.size_sweep({25: (0.0, 1.8), 100: (0.1, 0.7), 1000: (0.3, 0.4)})
+    fig = gt.risk.plot_size_sweep({25: (0.0, 1.8), 100: (0.1, 0.7), 1000: (0.3, 0.4)})
     lines = fig.axes[0].get_lines()
     assert [list(line.get_ydata()) for line in lines] == [[0.0, 0.1, 0.3],
                                                           [1.8, 0.7, 0.4]]

@@ -186,7 +186,7 @@ def test_throughput_sweep_table_and_plot(digits):
     assert table[2].split()[:3] == ["mlp", "tutorial", "loop"]
     assert float(table[1].split()[-1]) == pytest.approx(rows[2]["samples_per_s"],
                                                         abs=0.5)
-    fig = gt.plot.throughput(rows)
+    fig = gt.scaling.plot_throughput(rows)
     assert [ax.get_title() for ax in fig.axes] == ["mlp"]
     assert len(fig.axes[0].lines) == 2
 

@@ -8,7 +8,7 @@ import torch
 import gantutor as gt
 from gantutor.checkpoint import load_checkpoint
 from gantutor.errors import GantutorError
-from gantutor.train import NonFiniteLossError
+from gantutor.gan.train import NonFiniteLossError
 
 
 def tiny_run(out, steps, resume=False, data=None, model="mlp", **kw):

@@ -31,7 +31,7 @@ import nbformat
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from gantutor.notebook import colab_badge, colab_install_cell  # noqa: E402
+from gantutor.course.notebook import colab_badge, colab_install_cell  # noqa: E402
 
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python",
               "name": "python3"}

@@ -1,0 +1,334 @@
+"""Does generated data help a classifier that has few labels? An honest experiment.
+
+A small classifier learns from ``n`` labelled real images per class, once on those
+alone and once with extra training images. Every condition gets the same number of
+gradient steps of the same batch size, on the same images, from the same
+initialisation; only the extra images differ:
+
+- ``real only``: the n·K labelled images;
+- ``real + shifts``: the same images, each batch randomly shifted by up to a few
+  pixels (the classic, free augmentation: the fair competitor);
+- ``real + cGAN (same labels)``: a conditional GAN trained on the *same* n·K
+  labelled images, its samples labelled with the class they were asked for;
+- ``real + cGAN (all labels)``: a conditional GAN trained on the whole labelled
+  pool. It saw far more labels than the classifier, so any gain it brings is
+  information from those labels, not from generation: it is the comparison many
+  published "GAN augmentation helps" results make without saying so.
+
+Repeated over several seeds (a different labelled subset, initialisation and batch
+order per seed); :func:`summarize` reports mean ± standard deviation and the paired
+difference to ``real only``.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..errors import GantutorError
+
+CONDITIONS = ("real only", "real + shifts", "real + cGAN (same labels)",
+              "real + cGAN (all labels)")
+
+
+@dataclass
+class AugmentConfig:
+    """Everything that decides the augmentation experiment."""
+
+    per_class: tuple = (10, 100)  # labelled real images per class, one setting each
+    seeds: tuple = (0, 1, 2)  # one repetition per seed: subset, init, batch order
+    steps: int = 600  # classifier updates, equal for every condition
+    batch_size: int = 64  # images per classifier batch
+    lr: float = 1e-3  # Adam learning rate of the classifier
+    width: int = 8  # channels of the classifier's first convolution
+    synthetic_fraction: float = 0.5  # share of each batch taken from generated images
+    synthetic_per_class: int = 500  # generated images drawn per class (a fixed pool)
+    max_shift: int = 2  # pixels, for "real + shifts" (use 1 for 8x8 digits)
+    gan_steps: int = 1500  # updates of each cGAN trained on the few labels
+    gan_batch_size: int = 64  # batch of those cGANs (capped at the subset size)
+
+    def __post_init__(self):
+        self.per_class, self.seeds = tuple(self.per_class), tuple(self.seeds)
+        if not self.per_class or min(self.per_class) < 1:
+            raise GantutorError("per_class needs at least one setting, each >= 1")
+        if len(self.seeds) < 1:
+            raise GantutorError("give at least one seed (three or more for a spread)")
+        if not 0 < self.synthetic_fraction < 1:
+            raise GantutorError("synthetic_fraction must be between 0 and 1")
+        if self.steps < 1 or self.batch_size < 2 or self.gan_steps < 0:
+            raise GantutorError("steps >= 1, batch_size >= 2 and gan_steps >= 0")
+
+
+def few_labels(y: torch.Tensor, per_class: int, seed: int = 0,
+               num_classes: int | None = None) -> torch.Tensor:
+    """Indices of ``per_class`` examples of every class, drawn at random (seeded)."""
+    y = y.cpu()
+    K = num_classes or int(y.max()) + 1
+    gen = torch.Generator().manual_seed(seed)
+    chosen = []
+    for k in range(K):
+        idx = torch.nonzero(y == k).flatten()
+        if len(idx) < per_class:
+            raise GantutorError(f"class {k} has only {len(idx)} examples, fewer than "
+                                f"the {per_class} per class asked for")
+        chosen.append(idx[torch.randperm(len(idx), generator=gen)[:per_class]])
+    return torch.cat(chosen)
+
+
+def random_shift(x: torch.Tensor, max_shift: int, gen: torch.Generator) -> torch.Tensor:
+    """Translate each image by (dy, dx), each uniform in -max_shift..max_shift.
+
+    Vacated pixels take the background value -1 (images in [-1, 1]).
+    """
+    if max_shift == 0:
+        return x
+    B, _, H, W = x.shape
+    s = max_shift
+    padded = F.pad(x, (s, s, s, s), value=-1.0)  # (B, C, H + 2s, W + 2s)
+    offsets = torch.randint(0, 2 * s + 1, (B, 2), generator=gen, device=gen.device)
+    rows = offsets[:, 0, None] + torch.arange(H, device=x.device)  # (B, H)
+    cols = offsets[:, 1, None] + torch.arange(W, device=x.device)  # (B, W)
+    b = torch.arange(B, device=x.device)[:, None, None]
+    out = padded.permute(0, 2, 3, 1)[b, rows[:, :, None], cols[:, None, :]]
+    return out.permute(0, 3, 1, 2).contiguous()  # (B, H, W, C) -> (B, C, H, W)
+
+
+def train_classifier(x, y, num_classes: int, cfg: AugmentConfig, seed: int = 0,
+                     x_extra=None, y_extra=None, shift: bool = False, device="cpu"):
+    """Train the small CNN for ``cfg.steps`` Adam steps on the cross-entropy.
+
+    Each batch holds ``batch_size`` images: all real, or a share
+    ``synthetic_fraction`` drawn from (x_extra, y_extra) and the rest real. Indices
+    are drawn uniformly with replacement, so tiny sets work. Returns the network.
+    """
+    from ..evaluation.classifier import Classifier
+
+    device = torch.device(device)
+    gen = torch.Generator(device).manual_seed(seed)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)  # the same initial weights in every condition
+        net = Classifier(tuple(x.shape[1:]), num_classes, width=cfg.width,
+                         feature_dim=64).to(device)
+    x, y = x.to(device), y.to(device)
+    n_extra = 0
+    if x_extra is not None:
+        x_extra, y_extra = x_extra.to(device), y_extra.to(device)
+        n_extra = round(cfg.batch_size * cfg.synthetic_fraction)
+    n_real = cfg.batch_size - n_extra
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    net.train()
+    for _ in range(cfg.steps):
+        i = torch.randint(len(x), (n_real,), generator=gen, device=device)
+        xb, yb = x[i], y[i]
+        if shift:
+            xb = random_shift(xb, cfg.max_shift, gen)
+        if n_extra:
+            j = torch.randint(len(x_extra), (n_extra,), generator=gen, device=device)
+            xb, yb = torch.cat([xb, x_extra[j]]), torch.cat([yb, y_extra[j]])
+        loss = F.cross_entropy(net(xb), yb)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    return net.eval()
+
+
+def test_accuracy(net, x: torch.Tensor, y: torch.Tensor) -> float:
+    """Fraction of test images whose most likely class equals the label."""
+    return float((net.predict(x).cpu() == y.cpu()).float().mean())
+
+
+def synthetic_pool(G, per_class: int, seed: int = 0):
+    """``per_class`` samples of every class from a conditional G: (x, y) on the CPU."""
+    from ..gan.train import sample
+
+    K = G.num_classes
+    y = torch.arange(K).repeat_interleave(per_class)
+    return sample(G, len(y), y=y, seed=seed), y
+
+
+def train_conditional_gan(x, y, num_classes: int, steps: int, batch_size: int = 64,
+                          seed: int = 0, device="cpu"):
+    """A conditional MLP GAN trained on (x, y) with the course's ``train_gan``."""
+    from ..data import ImageData
+    from ..gan.models import build_gan
+    from ..gan.train import TrainConfig, train_gan
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        G, D = build_gan("mlp", tuple(x.shape[1:]), num_classes=num_classes)
+    data = ImageData("subset", x, y, "train", "labelled subset", num_classes)
+    cfg = TrainConfig(steps=steps, batch_size=min(batch_size, len(x)), seed=seed,
+                      device=str(device), progress=False, log_every=50,
+                      checkpoint_every=50)
+    train_gan(G, D, data, cfg)
+    return G.eval()
+
+
+@dataclass
+class AugmentResult:
+    """One classifier of the experiment."""
+
+    per_class: int
+    seed: int
+    condition: str
+    accuracy: float  # on the held-out test images
+    label_agreement: float = float("nan")  # share of generated images the judge
+    # assigns to the class they were generated for
+
+
+def augmentation_experiment(pool, test, cfg: AugmentConfig | None = None,
+                            G_all=None, judge=None, device="cpu",
+                            progress: bool = True) -> list[AugmentResult]:
+    """Run every condition for every ``per_class`` setting and seed.
+
+    pool: labelled training images (ImageData); the few labels are drawn from it, and
+    ``G_all`` (optional) is a conditional generator trained on all of it.
+    test: held-out images (ImageData), never used for training.
+    judge: optional classifier with ``predict(x)``; it scores how many generated
+    images show the class they were asked for (label agreement).
+    """
+    cfg = cfg or AugmentConfig()
+    K = pool.num_classes
+    x_pool, y_pool = pool.x.cpu(), pool.y.cpu()
+    results = []
+
+    def agreement(x_syn, y_syn):
+        if judge is None:
+            return float("nan")
+        return float((judge.predict(x_syn).cpu() == y_syn).float().mean())
+
+    pool_all = None
+    if G_all is not None:
+        pool_all = synthetic_pool(G_all, cfg.synthetic_per_class, seed=10_000)
+        agree_all = agreement(*pool_all)
+    x_test = test.x.to(device)
+    runs = [(n, s) for n in cfg.per_class for s in cfg.seeds]
+    for r, (n, seed) in enumerate(runs):
+        idx = few_labels(y_pool, n, seed, K)
+        x, y = x_pool[idx], y_pool[idx]
+        train = functools.partial(train_classifier, x, y, K, cfg, seed=seed,
+                                  device=device)
+        acc = test_accuracy(train(), x_test, test.y)
+        results.append(AugmentResult(n, seed, CONDITIONS[0], acc))
+        acc = test_accuracy(train(shift=True), x_test, test.y)
+        results.append(AugmentResult(n, seed, CONDITIONS[1], acc))
+        G = train_conditional_gan(x, y, K, cfg.gan_steps, cfg.gan_batch_size, seed,
+                                  device)
+        x_syn, y_syn = synthetic_pool(G, cfg.synthetic_per_class, seed=seed + 1)
+        acc = test_accuracy(train(x_extra=x_syn, y_extra=y_syn), x_test, test.y)
+        results.append(AugmentResult(n, seed, CONDITIONS[2], acc,
+                                     agreement(x_syn, y_syn)))
+        if pool_all is not None:
+            acc = test_accuracy(train(x_extra=pool_all[0], y_extra=pool_all[1]),
+                                x_test, test.y)
+            results.append(AugmentResult(n, seed, CONDITIONS[3], acc, agree_all))
+        if progress:
+            print(f"  {r + 1}/{len(runs)}: {n} per class, seed {seed} done", flush=True)
+    return results
+
+
+@dataclass
+class AugmentSummary:
+    """Mean and spread of one (per_class, condition) cell over the seeds."""
+
+    per_class: int
+    condition: str
+    n_seeds: int
+    mean: float
+    std: float  # sample standard deviation over seeds (ddof=1)
+    diff_mean: float  # mean paired difference to "real only" (same seed)
+    diff_std: float
+    wins: int  # seeds where this condition beat "real only"
+    label_agreement: float
+
+
+def _std(a: np.ndarray) -> float:
+    return float(a.std(ddof=1)) if len(a) > 1 else math.nan
+
+
+def summarize(results: list[AugmentResult]) -> list[AugmentSummary]:
+    """Per (per_class, condition): mean ± std over seeds, paired differences."""
+    out = []
+    for n in sorted({r.per_class for r in results}):
+        base = {r.seed: r.accuracy for r in results
+                if r.per_class == n and r.condition == CONDITIONS[0]}
+        for cond in CONDITIONS:
+            rows = [r for r in results if r.per_class == n and r.condition == cond]
+            if not rows:
+                continue
+            acc = np.array([r.accuracy for r in rows])
+            diff = np.array([r.accuracy - base[r.seed] for r in rows])
+            agree = np.array([r.label_agreement for r in rows])
+            out.append(AugmentSummary(
+                n, cond, len(rows), float(acc.mean()), _std(acc), float(diff.mean()),
+                _std(diff), int((diff > 0).sum()),
+                float(agree.mean()) if np.isfinite(agree).all() else math.nan))
+    return out
+
+
+def format_summary(summary: list[AugmentSummary]) -> str:
+    """The summary as a plain-text table, accuracies in percent."""
+    lines = [f"{'labels/class':>12}  {'condition':<26}{'test accuracy':>18}"
+             f"{'vs real only':>17}{'wins':>7}{'label agr.':>12}",
+             "-" * 92]
+    for s in summary:
+        diff = ("" if s.condition == CONDITIONS[0] else
+                f"{s.diff_mean * 100:+.1f} ± {s.diff_std * 100:.1f}")
+        wins = "" if s.condition == CONDITIONS[0] else f"{s.wins}/{s.n_seeds}"
+        agree = "" if math.isnan(s.label_agreement) else f"{s.label_agreement:.0%}"
+        lines.append(f"{s.per_class:>12}  {s.condition:<26}"
+                     f"{s.mean * 100:>10.1f} ± {s.std * 100:>4.1f}%"
+                     f"{diff:>17}{wins:>7}{agree:>12}")
+    return "\n".join(lines)
+
+
+def verdict(s: AugmentSummary) -> str:
+    """One sentence for one cell of the summary, from its paired differences."""
+    change = f"{s.diff_mean * 100:+.1f} ± {s.diff_std * 100:.1f} points"
+    if s.wins == s.n_seeds and s.diff_mean > 0:
+        word = f"helped in all {s.n_seeds} seeds"
+    elif s.wins == 0 and s.diff_mean < 0:
+        word = f"hurt in all {s.n_seeds} seeds"
+    else:
+        word = f"mixed: better in {s.wins} of {s.n_seeds} seeds"
+    return f"{s.per_class} labels/class, {s.condition}: {change}, {word}"
+
+
+def verdicts(summary: list[AugmentSummary]) -> str:
+    """:func:`verdict` for every condition that adds something to ``real only``."""
+    return "\n".join(verdict(s) for s in summary if s.condition != CONDITIONS[0])
+
+
+def plot_summary(summary, ax=None, title=None):
+    """Test accuracy (mean ± std over seeds) per condition, one group per number of
+    labelled images per class; ``summary`` from ``gantutor.course.augment.summarize``."""
+    ns = sorted({s.per_class for s in summary})
+    conditions = list(dict.fromkeys(s.condition for s in summary))
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(8.5, 3.4))
+    else:
+        fig = ax.figure
+    width = 0.8 / len(conditions)
+    for c, cond in enumerate(conditions):
+        cells = [next((s for s in summary if s.per_class == n and s.condition == cond),
+                      None) for n in ns]
+        xs = [i + (c - (len(conditions) - 1) / 2) * width
+              for i, s in enumerate(cells) if s]
+        ax.bar(xs, [100 * s.mean for s in cells if s], width,
+               yerr=[100 * (s.std if np.isfinite(s.std) else 0) for s in cells if s],
+               capsize=3, label=cond, color=f"C{c}")
+    ax.set_xticks(range(len(ns)), [f"{n} labelled / class" for n in ns])
+    ax.set_ylabel("test accuracy (%)")
+    lo = min(100 * s.mean for s in summary)
+    ax.set_ylim(max(0, lo - 15), 100)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    if title:
+        ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig
