@@ -2,9 +2,9 @@
 
 On the 10,000 MNIST test images (from ``$GANTUTOR_DATA`` or ``--data-dir``; without
 them, scikit-learn's 1,797 8x8 digits, said on the first line), trains the pixel
-model of ``gantutor.compression.pixelmodel`` on the images, quantises it, and writes a two-part
-code: the model's weights (compressed) plus every pixel range-coded with it. Then it
-decodes everything and checks the images are identical. Baselines on the same
+model of ``gantutor.compression.pixelmodel`` on the images, quantises it, and writes a
+two-part code: the model's weights (compressed) plus every pixel range-coded with it.
+Then it decodes everything and checks the images are identical. Baselines on the same
 pixels: gzip/bz2/xz -9 of the raw IDX file and PNG (one file per image, and all
 images tiled into one file). Every header is counted.
 

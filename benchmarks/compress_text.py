@@ -1,9 +1,10 @@
 """Text compression: gantutor's context-mixing model against gzip, bz2 and xz.
 
-Compresses FILE with ``gantutor.compression.codec`` (the default model), decompresses it,
-checks that the result is byte-identical, and compresses the same bytes with Python's
-gzip -9, bz2 -9 and lzma (xz) -9. Every size is a whole file: headers, checksums and
-the coder's final word are counted. Rates are bits per character (byte) of FILE.
+Compresses FILE with ``gantutor.compression.codec`` (the default model), decompresses
+it, checks that the result is byte-identical, and compresses the same bytes with
+Python's gzip -9, bz2 -9 and lzma (xz) -9. Every size is a whole file: headers,
+checksums and the coder's final word are counted. Rates are bits per character (byte)
+of FILE.
 
     python benchmarks/compress_text.py ../shared/data/text/alice29.txt
     python benchmarks/compress_text.py pydoc      # Python's pydoc_data.topics text
@@ -23,7 +24,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gantutor import coder, codec, data, textmodel  # noqa: E402
+from gantutor import codec, coder, data, textmodel  # noqa: E402
 
 
 def main(argv=None) -> int:

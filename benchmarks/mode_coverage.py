@@ -1,7 +1,7 @@
 """Mode coverage on the 8-mode ring and the 25-mode grid: the plain GAN and each remedy.
 
-Trains every remedy of ``gantutor.course.remedies.REMEDIES`` on both 2-D mixtures for each
-seed, scores each generator as VEEGAN and PacGAN do (2,500 samples; a sample is
+Trains every remedy of ``gantutor.course.remedies.REMEDIES`` on both 2-D mixtures for
+each seed, scores each generator as VEEGAN and PacGAN do (2,500 samples; a sample is
 high-quality when it lies within 3 standard deviations of its nearest mode; a mode is
 covered when some high-quality sample is nearest to it), and prints the means over
 seeds next to the published numbers (PacGAN Table 1, VEEGAN Table 1).

@@ -13,8 +13,8 @@ held-out images, which none of these networks nor the offline classifier ever sa
 
 Rates are bits per pixel under two header rules: "set" (a header shared by the set
 is counted once, images add their data bytes) and "files" (one file per image,
-headers and all). Quality: PSNR and SSIM (gantutor.evaluation.metrics) and the fraction of
-decoded images the classifier still puts in their true class.
+headers and all). Quality: PSNR and SSIM (gantutor.evaluation.metrics) and the fraction
+of decoded images the classifier still puts in their true class.
 
     python benchmarks/rate_distortion.py                      # MNIST where found
     python benchmarks/rate_distortion.py --dataset digits --n-eval 300

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from gantutor.evaluation.attribution import gradient_x_input
 from gantutor.errors import GantutorError
+from gantutor.evaluation.attribution import gradient_x_input
 
 
 def test_linear_score_gives_weight_times_input_exactly():

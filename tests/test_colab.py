@@ -3,12 +3,12 @@ address in pyproject.toml; the install cell installs gantutor alone, only on Col
 
 import shlex
 import sys
+import tomllib
 import types
 from pathlib import Path
 
 import nbformat
 import pytest
-import tomllib
 from IPython.core.inputtransformer2 import TransformerManager
 
 from gantutor import notebook

@@ -6,7 +6,7 @@ import hashlib
 import numpy as np
 import pytest
 
-from gantutor import coder, codec, data, pixelmodel, textnet
+from gantutor import codec, coder, data, pixelmodel, textnet
 from gantutor.errors import CorruptFileError, GantutorError
 
 TINY_PIXELS = pixelmodel.PixelConfig(radius=2, hidden=16, steps=30, batch_size=256)

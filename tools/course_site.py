@@ -34,8 +34,8 @@ import nbformat
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from gantutor.errors import GantutorError  # noqa: E402
 from gantutor.course.notebook import BRANCH, repository_url  # noqa: E402
+from gantutor.errors import GantutorError  # noqa: E402
 
 NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
 # Images that may come from the internet: only the Colab badge (a link off-site anyway)
