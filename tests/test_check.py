@@ -1,7 +1,13 @@
 """The exercise self-checks: each accepts correct answers, written in any style, and
 rejects typical wrong answers with the feedback that names the mistake."""
 
+import json
 import math
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -11,6 +17,7 @@ import gantutor as gt
 from gantutor import check
 from gantutor.course.checks import CHECKS, Case, Mistake, Spec, exercise
 
+ROOT = Path(__file__).resolve().parents[1]
 COURSE_CHECKS = ("empirical_risk", "gradient", "bits_per_label",
                  "optimal_discriminator", "d_loss", "g_loss_nonsaturating")
 
@@ -18,6 +25,28 @@ COURSE_CHECKS = ("empirical_risk", "gradient", "bits_per_label",
 def test_course_checks_are_registered_and_reachable_as_gt_check():
     for name in COURSE_CHECKS:
         assert CHECKS[name] is getattr(gt.check, name)
+
+
+def test_every_check_a_notebook_calls_is_registered():
+    used = set()
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
+            source = "".join(cell["source"])
+            used |= {(path.name, n) for n in re.findall(r"gt\.check\.(\w+)", source)}
+    assert used, "no notebook calls gt.check"
+    missing = sorted(f"{nb}: gt.check.{name}" for nb, name in used
+                     if name not in CHECKS)
+    assert not missing, f"calls to checks that do not exist: {missing}"
+
+
+def test_a_check_imports_its_own_notebook_module_only():
+    code = ("import sys, gantutor as gt; gt.check.empirical_risk; "
+            "print(sorted(m for m in sys.modules if '.checks.nb' in m))")
+    # this checkout's gantutor, whatever is installed
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env={**os.environ, "PYTHONPATH": path}).stdout
+    assert out.strip() == "['gantutor.course.checks.nb01']"
 
 
 @pytest.mark.parametrize("name", sorted(CHECKS))
