@@ -1,10 +1,11 @@
-"""Teaching helpers for notebook 05: one GAN step written out, and the classic bugs.
+"""Teaching helpers for notebook 05: one GAN step spelled out, and the classic bugs.
 
-:func:`gan_step` is one discriminator update followed by one generator update, exactly
-as :func:`gantutor.train_gan` takes them (``d_steps=1``, no penalties): the fake
-batch made for the D step is reused, detached, in the D step and attached in the G
-step, and D's weights are frozen during the G step. The tests check that it changes
-the weights exactly as the first step of ``train_gan`` does.
+:func:`gan_step` is one discriminator update followed by one generator update, the
+very steps :func:`gantutor.train_gan` takes (:mod:`gantutor.gan.steps`; here with
+``d_steps=1``, no penalties): the fake batch made for the D step is reused,
+detached, in the D step and attached in the G step, and D's weights are frozen during
+the G step. The tests check that it changes the weights exactly as the first step of
+``train_gan`` does.
 
 ``bug=`` switches on one of the classic mistakes (:data:`BUGS`), and
 :func:`train_variant` trains a pair of networks with it, so a notebook can show each
@@ -13,6 +14,7 @@ symptom next to the correct run. :func:`noise_like` makes the fourth bug's "data
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, field
 
@@ -21,6 +23,7 @@ import torch.nn.functional as F
 
 from ..data import Batches
 from ..errors import GantutorError
+from ..gan import steps
 from ..gan.losses import get_losses
 from ..gan.train import History, TrainConfig, adam, resolve_device
 
@@ -60,28 +63,30 @@ def d_step(G, D, opt_d, x_real: torch.Tensor, z: torch.Tensor,
 
     Minimises d_loss(D(x_real), D(sg[G(z)])), where sg (stop-gradient, ``.detach()``)
     keeps the update out of G. ``x_fake`` is returned still attached to G, for the
-    generator step. stats: d_loss, d_real = mean D(x), d_fake = mean D(G(z)).
+    generator step. stats: d_loss, d_real = mean D(x), d_fake = mean D(G(z)). The
+    update is train_gan's (:func:`gantutor.gan.steps.d_step`); a bug swaps one of its
+    ingredients.
     """
     _check_bug(bug)
     d_loss_fn, _ = get_losses(loss)
+    if bug == "fake_labelled_real":
+        d_loss_fn = _fakes_labelled_real
     x_fake = G(z)  # (B, z_dim) -> (B, *shape)
     x_fake_d = x_fake if bug in ("no_detach", "no_detach_retain") else x_fake.detach()
-    d_real = d_logits(D, x_real, bug)
-    d_fake = d_logits(D, x_fake_d, bug)
-    if bug == "fake_labelled_real":
-        # both halves get target 1: -E[log D(x)] - E[log D(G(z))]
-        loss_d = F.softplus(-d_real).mean() + F.softplus(-d_fake).mean()
-    else:
-        loss_d = d_loss_fn(d_real, d_fake)
-    opt_d.zero_grad(set_to_none=True)
     # without detach this backward pass also runs through G and frees G's graph, so
     # the G step's backward fails ("Trying to backward through the graph a second
     # time") unless retain_graph=True keeps the graph alive
-    loss_d.backward(retain_graph=bug == "no_detach_retain")
-    opt_d.step()
+    loss_d, d_real, d_fake = steps.d_step(
+        functools.partial(d_logits, D, bug=bug), opt_d, d_loss_fn, x_real, x_fake_d,
+        retain_graph=bug == "no_detach_retain")
     stats = {"d_loss": loss_d.detach(), "d_real": torch.sigmoid(d_real.detach()).mean(),
              "d_fake": torch.sigmoid(d_fake.detach()).mean()}
     return stats, x_fake
+
+
+def _fakes_labelled_real(d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
+    """The bug's D loss: both halves get target 1, -E[log D(x)] - E[log D(G(z))]."""
+    return F.softplus(-d_real).mean() + F.softplus(-d_fake).mean()
 
 
 def g_step(G, D, opt_g, x_fake: torch.Tensor, loss: str = "nonsaturating",
@@ -89,18 +94,13 @@ def g_step(G, D, opt_g, x_fake: torch.Tensor, loss: str = "nonsaturating",
     """One generator update on fakes still attached to G; returns the G loss.
 
     Minimises g_loss(D(G(z))) (non-saturating: -E[log D(G(z))]) over G's weights only:
-    D's weights are frozen (``requires_grad_(False)``) for the pass.
+    D's weights are frozen (``requires_grad_(False)``) for the pass, a fixed judge
+    (:func:`gantutor.gan.steps.g_step`).
     """
     _check_bug(bug)
     _, g_loss_fn = get_losses(loss)
-    D.requires_grad_(False)  # D is a fixed judge in this step
-    try:
-        loss_g = g_loss_fn(d_logits(D, x_fake, bug))
-        opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        opt_g.step()
-    finally:
-        D.requires_grad_(True)
+    loss_g = steps.g_step(functools.partial(d_logits, D, bug=bug), opt_g, g_loss_fn,
+                          x_fake, frozen=D)
     return loss_g.detach()
 
 

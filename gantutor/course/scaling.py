@@ -30,8 +30,9 @@ import torch.nn as nn
 from ..data import Batches
 from ..env import resolve_device
 from ..errors import GantutorError
+from ..gan import steps
 from ..gan.losses import get_losses
-from ..gan.train import TrainConfig, _autocast, adam, train_gan
+from ..gan.train import TrainConfig, adam, precision, train_gan
 
 # Dense (no sparsity) bf16 tensor-core peaks in TFLOPS from NVIDIA's datasheets; fp16
 # for GPUs without bf16 (T4, V100). First match of the name wins.
@@ -242,6 +243,7 @@ def reference_loop(G, D, data, cfg: TrainConfig, on_step=None) -> None:
     and ``.item()`` on five statistics every step. Same networks, batch and data as
     ``train_gan``; ``on_step(step)`` every ``cfg.log_every`` steps.
     """
+    # the tutorial's naive step, copied on purpose (not gantutor.gan.steps.gan_step)
     from torch.utils.data import DataLoader, TensorDataset
 
     device = resolve_device(cfg.device)
@@ -295,10 +297,11 @@ def minimal_loop(G, D, data, cfg: TrainConfig, on_step=None) -> None:
     """``train_gan``'s algorithm and nothing else: the baseline for its overhead.
 
     Data on the device, index-slice batches and noise from one seeded generator,
-    logit losses, fused Adam, D frozen in G's step, the fake batch reused, optional
-    bf16 autocast and channels-last, as ``train_gan`` does; no loss accumulation, NaN
-    check, progress bar, history or checkpoints. With the same seed it computes
-    exactly what ``train_gan`` computes. ``on_step(step)`` every ``cfg.log_every``.
+    train_gan's step (:func:`gantutor.gan.steps.gan_step`: logit losses, the fake
+    batch reused, D frozen in G's step), fused Adam, optional bf16 autocast and
+    channels-last, as ``train_gan`` does; no loss accumulation, NaN check, progress
+    bar, history or checkpoints. With the same seed it computes exactly what
+    ``train_gan`` computes. ``on_step(step)`` every ``cfg.log_every``.
     """
     if cfg.d_steps != 1 or cfg.gp_weight or cfg.r1_weight or cfg.compile \
             or cfg.label_smoothing or cfg.lr_decay or getattr(G, "num_classes", 0):
@@ -318,21 +321,12 @@ def minimal_loop(G, D, data, cfg: TrainConfig, on_step=None) -> None:
     batches = Batches(x_all, y_all, batch_size=cfg.batch_size, generator=gen)
     opt_g = adam(G.parameters(), cfg.lr, cfg.betas, device)
     opt_d = adam(D.parameters(), cfg.lr_d or cfg.lr, cfg.betas, device)
+    autocast = precision(device, cfg.amp)
     for step in range(1, cfg.steps + 1):
-        with _autocast(device, cfg.amp):
+        with autocast:
             x_real, _ = batches.next()
             z = torch.randn(cfg.batch_size, G.z_dim, device=device, generator=gen)
-            x_fake = G(z)
-            loss_d = d_loss_fn(D(x_real), D(x_fake.detach()))
-            opt_d.zero_grad(set_to_none=True)
-            loss_d.backward()
-            opt_d.step()
-            D.requires_grad_(False)
-            loss_g = g_loss_fn(D(x_fake))
-            opt_g.zero_grad(set_to_none=True)
-            loss_g.backward()
-            opt_g.step()
-            D.requires_grad_(True)
+            steps.gan_step(G, D, opt_g, opt_d, d_loss_fn, g_loss_fn, x_real, z)
         if on_step is not None and step % cfg.log_every == 0:
             on_step(step)
 

@@ -1,18 +1,19 @@
 """The GAN training loop: ``train_gan(G, D, data, cfg)`` returns the history.
 
 The loop knows nothing about the networks' insides. Per generator update it takes
-``d_steps`` discriminator steps on detached fakes, then one generator step. It is
-written to keep the device busy: the data sits on the device whole, batches are index
-slices, noise is drawn on the device, and the losses stay *on the device*, read
-back only every ``log_every`` steps (one host synchronisation per ``log_every`` steps,
-not per step). With ``ddp=True`` it runs on several processes through
-DistributedDataParallel (see :mod:`gantutor.gan.distributed`).
+``d_steps`` discriminator steps on detached fakes, then one generator step (both from
+:mod:`gantutor.gan.steps`). It is written to keep the device busy: the data sits on
+the device whole, batches are index slices, noise is drawn on the device, and the
+losses stay *on the device*, read back only every ``log_every`` steps (one host
+synchronisation per ``log_every`` steps, not per step). With ``ddp=True`` it runs on
+several processes through DistributedDataParallel (see :mod:`gantutor.gan.distributed`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -23,7 +24,7 @@ from ..checkpoint import load_checkpoint, load_state, save_checkpoint
 from ..data import Batches
 from ..env import bf16_supported, resolve_device
 from ..errors import GantutorError
-from . import distributed
+from . import distributed, steps
 from .losses import get_losses, gradient_penalty, r1_penalty
 
 
@@ -131,8 +132,10 @@ class NonFiniteLossError(GantutorError):
     """A loss became NaN or infinite; the last good checkpoint is kept."""
 
 
-def _autocast(device: torch.device, enabled: bool):
-    if enabled and bf16_supported(device):
+def precision(device: torch.device, amp: bool):
+    """The context the training steps run in: bf16 autocast where ``amp`` asks for it
+    and the device has bf16 units, else one that changes nothing."""
+    if amp and bf16_supported(device):
         return torch.autocast(device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
 
@@ -176,193 +179,260 @@ def train_gan(G, D, data, cfg: TrainConfig | None = None, out: str | Path | None
     resume: True resumes from ``out/checkpoint.pt`` if it exists; a path resumes from
         that file. The resumed run continues exactly as the uninterrupted one would.
     """
-    cfg = cfg or TrainConfig()
-    device = distributed.init(cfg.device) if cfg.ddp else resolve_device(cfg.device)
-    main = not cfg.ddp or distributed.is_main()  # the process that writes and reports
-    conditional = getattr(G, "num_classes", 0) > 0
-    d_loss_fn, g_loss_fn = get_losses(cfg.loss)
-    d_kwargs = {"smooth": cfg.label_smoothing} if cfg.label_smoothing else {}
-    G.to(device)
-    D.to(device)
-    x_all = data.x.to(device)
-    y_all = data.y.to(device)
-    if cfg.channels_last and x_all.dim() == 4:
-        G.to(memory_format=torch.channels_last)
-        D.to(memory_format=torch.channels_last)
-        x_all = x_all.contiguous(memory_format=torch.channels_last)
-
-    gen = torch.Generator(device).manual_seed(cfg.seed)
-    # rows [lo, hi) of every global batch (of data and of noise) are this process's
-    B = cfg.batch_size
-    lo, hi = distributed.shard_bounds(B) if cfg.ddp else (0, B)
-    sharded = cfg.ddp and distributed.world_size() > 1
-    batches = (distributed.ShardedBatches if sharded else Batches)(
-        x_all, y_all, batch_size=cfg.batch_size, generator=gen)
-    fixed_z = torch.randn(cfg.n_fixed, G.z_dim, device=device,
-                          generator=torch.Generator(device).manual_seed(cfg.seed + 1))
-    fixed_y = (torch.arange(cfg.n_fixed, device=device) % G.num_classes
-               if conditional else None)
-    opt_g = adam(G.parameters(), cfg.lr, cfg.betas, device)
-    opt_d = adam(D.parameters(), cfg.lr_d or cfg.lr, cfg.betas, device)
-    history = History()
-    start = 0
-
-    ckpt_path = Path(out) / "checkpoint.pt" if out is not None else None
-    resume_path = None
-    if resume is True and ckpt_path is not None and ckpt_path.exists():
-        resume_path = ckpt_path
-    elif resume not in (False, True, None):
-        resume_path = Path(resume)
-    if resume_path is not None:
-        state = load_checkpoint(resume_path, map_location=device)
-        load_state(G, state["G"], "generator", resume_path)
-        load_state(D, state["D"], "discriminator", resume_path)
-        opt_g.load_state_dict(state["opt_g"])
-        opt_d.load_state_dict(state["opt_d"])
-        gen.set_state(state["rng"].cpu())
-        batches.load_state_dict(state["batches"])
-        history = History.from_dict(state["history"])
-        start = state["step"]
-
-    def checkpoint(step: int) -> None:
-        if cfg.ddp:  # batch norm running statistics: the mean over the processes
-            distributed.average_buffers(G)
-            distributed.average_buffers(D)
-        if not main:
-            return
-        save_checkpoint(ckpt_path, {
-            "G": G.state_dict(), "D": D.state_dict(),
-            "G_spec": getattr(G, "spec", None), "D_spec": getattr(D, "spec", None),
-            "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
-            "config": asdict(cfg), "step": step, "history": history.as_dict(),
-            "rng": gen.get_state(), "batches": batches.state_dict(),
-            "dataset": getattr(data, "name", None),
-            "data_split": getattr(data, "split", None),  # what trained G: for evaluate
-            "data_part": getattr(data, "part", None),
-        })
-
-    G_run, D_run = G, D
-    if cfg.ddp:  # each network in its own DDP, which averages its gradients
-        G_run, D_run = distributed.wrap(G, device), distributed.wrap(D, device)
-    if cfg.compile:
-        G_run, D_run = torch.compile(G_run), torch.compile(D_run)
-    # D in the generator step: the plain module with frozen weights (no gradients to
-    # compute or to average), or under compile the compiled one, never toggled.
-    D_g = D_run if cfg.compile else D
-    # Without compile, the fake batch made for the D step is reused for the G step and
-    # D's weights are frozen during it; under compile both are avoided (known pitfalls).
-    reuse_fakes = cfg.d_steps == 1 and not cfg.compile
-    # the log window: per step, d_loss, g_loss and D's logits on the real and the fake
-    # batch, kept on the device as they are and reduced once per window, so that a
-    # step does no logging work of its own
-    window = []
-    whole_batch = (lo, hi) == (0, B)
-
-    def noise():
-        z = torch.randn(B, G.z_dim, device=device, generator=gen)
-        y = (torch.randint(G.num_classes, (B,), device=device, generator=gen)
-             if conditional else None)
-        if not whole_batch:  # this process's rows of the global batch
-            z, y = z[lo:hi], (None if y is None else y[lo:hi])
-        return z, y
-
-    def cond(y):  # extra positional argument for conditional networks
-        return (y,) if conditional else ()
-
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=cfg.steps, initial=start, disable=not (cfg.progress and main),
-               desc="training", unit="step", dynamic_ncols=True)
+    cfg = cfg or TrainConfig()
+    run = _Run(G, D, data, cfg, out, resume)  # device, data, noise, optimisers, DDP
     G.train()
     D.train()
-    lr_d = cfg.lr_d or cfg.lr
-    for step in range(start, cfg.steps):
-        if cfg.lr_decay:
-            scale = lr_scale(step, cfg.steps, cfg.lr_decay)
-            for opt, lr in ((opt_g, cfg.lr), (opt_d, lr_d)):
-                for group in opt.param_groups:
-                    group["lr"] = lr * scale
-        with _autocast(device, cfg.amp):
-            # ---- discriminator: minimise d_loss on real vs detached fakes
-            for _ in range(cfg.d_steps):
-                x_real, y_real = batches.next()
-                z, y_fake = noise()
-                if reuse_fakes:
-                    x_fake = G_run(z, *cond(y_fake))
-                    x_fake_d = x_fake.detach()
-                else:
-                    with torch.no_grad():
-                        x_fake_d = G_run(z, *cond(y_fake))
-                d_real = D_run(x_real, *cond(y_real))
-                d_fake = D_run(x_fake_d, *cond(y_fake))
-                loss_d = d_loss_fn(d_real, d_fake, **d_kwargs)
-                if cfg.gp_weight:
-                    loss_d = loss_d + cfg.gp_weight * gradient_penalty(
-                        D_run, x_real, x_fake_d, y_real if conditional else None, gen)
-                if cfg.r1_weight:
-                    loss_d = loss_d + 0.5 * cfg.r1_weight * r1_penalty(
-                        D_run, x_real, y_real if conditional else None)
-                opt_d.zero_grad(set_to_none=True)
-                loss_d.backward()
-                opt_d.step()
-            # ---- generator: minimise g_loss on D's verdict of fresh (or reused) fakes
-            if not reuse_fakes:
-                z, y_fake = noise()
-                x_fake = G_run(z, *cond(y_fake))
-            if not cfg.compile:
-                D.requires_grad_(False)  # no weight gradients for D in the G step
-            loss_g = g_loss_fn(D_g(x_fake, *cond(y_fake)))
-            opt_g.zero_grad(set_to_none=True)
-            loss_g.backward()
-            opt_g.step()
-            if not cfg.compile:
-                D.requires_grad_(True)
-        window.append((loss_d.detach(), loss_g.detach(), d_real.detach(),
-                       d_fake.detach()))
-        done = step + 1
-        if done % cfg.log_every == 0 or done == cfg.steps:
-            # one host synchronisation per log window; rows: d_loss, g_loss, D(x),
-            # D(G(z)) of every step in the window
-            n_acc = len(window)
-            columns = [torch.stack(c).float() for c in zip(*window)]
-            rows = torch.stack([columns[0], columns[1],
-                                torch.sigmoid(columns[2]).mean(1),
-                                torch.sigmoid(columns[3]).mean(1)], dim=1)
-            bad = ~torch.isfinite(rows[:, :2]).all(1)  # steps whose losses broke
-            steps_done = torch.arange(done - n_acc + 1, done + 1, device=device)
-            first_bad = torch.where(bad, steps_done, cfg.steps + 1).min()
-            mean = rows.mean(0)
-            if cfg.ddp:  # the history holds means over all processes
-                mean = distributed.mean_over_ranks(mean)
-                first_bad = distributed.min_over_ranks(first_bad)
-            values = mean.tolist()
-            bad_step = int(first_bad)
-            if bad_step <= cfg.steps:
-                bar.close()
-                kept = (f"; the last good checkpoint is kept in {ckpt_path}"
-                        if ckpt_path is not None and ckpt_path.exists() else "")
-                raise NonFiniteLossError(
-                    f"a loss became NaN or infinite at step {bad_step}{kept}. Likely "
-                    "fixes: lower --lr (e.g. halve it), use --loss nonsaturating or "
-                    "hinge, or add a gradient penalty; bf16 autocast can also overflow."
-                )
-            history.append(done, values)
-            window.clear()
-            if main and cfg.snapshot_every and (done % cfg.snapshot_every == 0
-                                       or done == cfg.steps):
-                history.snapshots.append((done, _snapshot(G, fixed_z, fixed_y)))
-            bar.set_postfix(d_loss=f"{values[0]:.3f}", g_loss=f"{values[1]:.3f}",
-                            D_x=f"{values[2]:.2f}", D_Gz=f"{values[3]:.2f}")
-            if ckpt_path is not None and (done % cfg.checkpoint_every == 0
-                                          or done == cfg.steps):
-                checkpoint(done)
-            if on_step is not None and main:
-                on_step(done, history)
-        bar.update(1)
-    bar.close()
-    if ckpt_path is not None and start == cfg.steps and not ckpt_path.exists():
-        checkpoint(start)
-    return history
+    with tqdm(total=cfg.steps, initial=run.start, desc="training", unit="step",
+              disable=not (cfg.progress and run.main), dynamic_ncols=True) as bar:
+        for step in range(run.start, cfg.steps):
+            run.set_learning_rates(step)
+            with run.precision:
+                # discriminator: minimise d_loss on real vs detached fakes
+                for _ in range(cfg.d_steps):
+                    loss_d, d_real, d_fake, x_fake, y_fake = run.d_step()
+                # generator: minimise g_loss on D's verdict of fresh (or reused) fakes
+                if not run.reuse_fakes:
+                    x_fake, y_fake = run.fresh_fakes()
+                loss_g = run.g_step(x_fake, y_fake)
+            run.window.add(loss_d, loss_g, d_real, d_fake)
+            done = step + 1
+            if done % cfg.log_every == 0 or done == cfg.steps:
+                values = run.end_window(done)  # NaN check, history, checkpoint
+                bar.set_postfix(d_loss=f"{values[0]:.3f}", g_loss=f"{values[1]:.3f}",
+                                D_x=f"{values[2]:.2f}", D_Gz=f"{values[3]:.2f}")
+                if on_step is not None and run.main:
+                    on_step(done, run.history)
+            bar.update(1)
+    if run.start == cfg.steps and run.ckpt_path is not None \
+            and not run.ckpt_path.exists():  # nothing was left to train: write one
+        run.checkpoint(run.start)
+    return run.history
+
+
+class _Run:
+    """One training run's state and parts: its device, data, noise, optimisers, the
+    networks as they run (DDP, compile), the log window and the checkpoints."""
+
+    def __init__(self, G, D, data, cfg: TrainConfig, out, resume):
+        self.G, self.D, self.data, self.cfg = G, D, data, cfg
+        self.device = (distributed.init(cfg.device) if cfg.ddp
+                       else resolve_device(cfg.device))
+        self.main = not cfg.ddp or distributed.is_main()  # it writes and reports
+        self.conditional = getattr(G, "num_classes", 0) > 0
+        d_loss, self.g_loss = get_losses(cfg.loss)
+        self.d_loss = (functools.partial(d_loss, smooth=cfg.label_smoothing)
+                       if cfg.label_smoothing else d_loss)
+        x_all, y_all = self._to_device()
+        self.gen = torch.Generator(self.device).manual_seed(cfg.seed)
+        # rows [lo, hi) of every global batch (of data and of noise) are this process's
+        self.lo, self.hi = (distributed.shard_bounds(cfg.batch_size) if cfg.ddp
+                            else (0, cfg.batch_size))
+        sharded = cfg.ddp and distributed.world_size() > 1
+        self.batches = (distributed.ShardedBatches if sharded else Batches)(
+            x_all, y_all, batch_size=cfg.batch_size, generator=self.gen)
+        self.fixed_z = torch.randn(
+            cfg.n_fixed, G.z_dim, device=self.device,
+            generator=torch.Generator(self.device).manual_seed(cfg.seed + 1))
+        self.fixed_y = (torch.arange(cfg.n_fixed, device=self.device) % G.num_classes
+                        if self.conditional else None)
+        self.opt_g = adam(G.parameters(), cfg.lr, cfg.betas, self.device)
+        self.opt_d = adam(D.parameters(), cfg.lr_d or cfg.lr, cfg.betas, self.device)
+        self.history, self.start = History(), 0
+        self.ckpt_path = Path(out) / "checkpoint.pt" if out is not None else None
+        self._resume(resume)
+        self._wrap()
+        self.penalties = self._penalties()
+        self.window = _LogWindow()
+        self.precision = precision(self.device, cfg.amp)
+
+    def _to_device(self):
+        """Both networks and the whole data on the device (channels-last if asked)."""
+        G, D, device = self.G, self.D, self.device
+        G.to(device)
+        D.to(device)
+        x_all = self.data.x.to(device)
+        y_all = self.data.y.to(device)
+        if self.cfg.channels_last and x_all.dim() == 4:
+            G.to(memory_format=torch.channels_last)
+            D.to(memory_format=torch.channels_last)
+            x_all = x_all.contiguous(memory_format=torch.channels_last)
+        return x_all, y_all
+
+    def _resume(self, resume) -> None:
+        """Continue from a checkpoint: weights, optimisers, noise, batches, history."""
+        path = None
+        if resume is True and self.ckpt_path is not None and self.ckpt_path.exists():
+            path = self.ckpt_path
+        elif resume not in (False, True, None):
+            path = Path(resume)
+        if path is None:
+            return
+        state = load_checkpoint(path, map_location=self.device)
+        load_state(self.G, state["G"], "generator", path)
+        load_state(self.D, state["D"], "discriminator", path)
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        self.gen.set_state(state["rng"].cpu())
+        self.batches.load_state_dict(state["batches"])
+        self.history = History.from_dict(state["history"])
+        self.start = state["step"]
+
+    def _wrap(self) -> None:
+        """The networks as the steps call them: each in its own DDP, which averages
+        its gradients, and/or compiled."""
+        cfg = self.cfg
+        self.G_run, self.D_run = self.G, self.D
+        if cfg.ddp:
+            self.G_run = distributed.wrap(self.G, self.device)
+            self.D_run = distributed.wrap(self.D, self.device)
+        if cfg.compile:
+            self.G_run = torch.compile(self.G_run)
+            self.D_run = torch.compile(self.D_run)
+        # D in the generator step: the plain module with frozen weights (no gradients
+        # to compute or to average), or under compile the compiled one, never toggled.
+        self.D_g = self.D_run if cfg.compile else self.D
+        # Without compile, the fake batch made for the D step is reused for the G step
+        # and D's weights are frozen during it; under compile both are avoided (known
+        # pitfalls).
+        self.reuse_fakes = cfg.d_steps == 1 and not cfg.compile
+
+    def _penalties(self) -> list:
+        """The D loss's extra terms, each a function of (x_real, x_fake, y_real)."""
+        cfg, D_run, gen = self.cfg, self.D_run, self.gen
+        terms = []
+        if cfg.gp_weight:  # λ · E[(‖∇D(x̂)‖ - 1)²]
+            terms.append(lambda x_real, x_fake, y: cfg.gp_weight * gradient_penalty(
+                D_run, x_real, x_fake, y, gen))
+        if cfg.r1_weight:  # γ/2 · E[‖∇D(x)‖²]
+            terms.append(lambda x_real, x_fake, y: 0.5 * cfg.r1_weight * r1_penalty(
+                D_run, x_real, y))
+        return terms
+
+    def noise(self):
+        """z (and class labels for a conditional G): this process's rows of a global
+        batch drawn from the run's generator."""
+        B = self.cfg.batch_size
+        z = torch.randn(B, self.G.z_dim, device=self.device, generator=self.gen)
+        y = (torch.randint(self.G.num_classes, (B,), device=self.device,
+                           generator=self.gen) if self.conditional else None)
+        if (self.lo, self.hi) != (0, B):  # DDP: a slice of the global batch
+            z, y = z[self.lo:self.hi], (None if y is None else y[self.lo:self.hi])
+        return z, y
+
+    def fresh_fakes(self):
+        """A fake batch attached to G, and its labels (None if unconditional)."""
+        z, y_fake = self.noise()
+        return self.G_run(z, *steps.label_args(y_fake)), y_fake
+
+    def d_step(self):
+        """One discriminator update on the next real batch and a fake batch; returns
+        (loss_d, d_real, d_fake, x_fake, y_fake), x_fake attached to G only when the
+        generator step reuses it."""
+        x_real, y_real = self.batches.next()
+        if self.reuse_fakes:
+            x_fake, y_fake = self.fresh_fakes()
+        else:
+            with torch.no_grad():
+                x_fake, y_fake = self.fresh_fakes()
+        loss_d, d_real, d_fake = steps.d_step(
+            self.D_run, self.opt_d, self.d_loss, x_real, x_fake.detach(),
+            y_real if self.conditional else None, y_fake, penalties=self.penalties)
+        return loss_d, d_real, d_fake, x_fake, y_fake
+
+    def g_step(self, x_fake, y_fake):
+        """One generator update on fakes attached to G; returns the G loss."""
+        return steps.g_step(self.D_g, self.opt_g, self.g_loss, x_fake, y_fake,
+                            frozen=None if self.cfg.compile else self.D)
+
+    def set_learning_rates(self, step: int) -> None:
+        """Both learning rates times lr_scale at ``step`` (with lr_decay only)."""
+        cfg = self.cfg
+        if not cfg.lr_decay:
+            return
+        scale = lr_scale(step, cfg.steps, cfg.lr_decay)
+        for opt, lr in ((self.opt_g, cfg.lr), (self.opt_d, cfg.lr_d or cfg.lr)):
+            for group in opt.param_groups:
+                group["lr"] = lr * scale
+
+    def end_window(self, done: int) -> list:
+        """Close the log window after step ``done``: the NaN check, the history, and
+        a snapshot and a checkpoint when due; returns the window's means."""
+        cfg = self.cfg
+        values, bad_step = self.window.reduce(done, cfg.steps + 1, cfg.ddp)
+        if bad_step <= cfg.steps:
+            kept = (f"; the last good checkpoint is kept in {self.ckpt_path}"
+                    if self.ckpt_path is not None and self.ckpt_path.exists() else "")
+            raise NonFiniteLossError(
+                f"a loss became NaN or infinite at step {bad_step}{kept}. Likely "
+                "fixes: lower --lr (e.g. halve it), use --loss nonsaturating or "
+                "hinge, or add a gradient penalty; bf16 autocast can also overflow."
+            )
+        self.history.append(done, values)
+        if self.main and cfg.snapshot_every and (done % cfg.snapshot_every == 0
+                                                 or done == cfg.steps):
+            self.history.snapshots.append(
+                (done, _snapshot(self.G, self.fixed_z, self.fixed_y)))
+        if self.ckpt_path is not None and (done % cfg.checkpoint_every == 0
+                                           or done == cfg.steps):
+            self.checkpoint(done)
+        return values
+
+    def checkpoint(self, step: int) -> None:
+        """Write ``checkpoint.pt`` (atomically; on the main process only)."""
+        G, D = self.G, self.D
+        if self.cfg.ddp:  # batch norm running statistics: the mean over the processes
+            distributed.average_buffers(G)
+            distributed.average_buffers(D)
+        if not self.main:
+            return
+        save_checkpoint(self.ckpt_path, {
+            "G": G.state_dict(), "D": D.state_dict(),
+            "G_spec": getattr(G, "spec", None), "D_spec": getattr(D, "spec", None),
+            "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
+            "config": asdict(self.cfg), "step": step,
+            "history": self.history.as_dict(),
+            "rng": self.gen.get_state(), "batches": self.batches.state_dict(),
+            "dataset": getattr(self.data, "name", None),
+            # what trained G: for evaluate
+            "data_split": getattr(self.data, "split", None),
+            "data_part": getattr(self.data, "part", None),
+        })
+
+
+class _LogWindow:
+    """Per step: d_loss, g_loss and D's logits on the real and the fake batch, kept
+    on the device as they are and reduced once per window, so that a step does no
+    logging work of its own."""
+
+    def __init__(self):
+        self.rows = []
+
+    def add(self, loss_d, loss_g, d_real, d_fake) -> None:
+        self.rows.append((loss_d.detach(), loss_g.detach(), d_real.detach(),
+                          d_fake.detach()))
+
+    def reduce(self, done: int, none_bad: int, ddp: bool) -> tuple[list, int]:
+        """The means of d_loss, g_loss, D(x), D(G(z)) over the window that ends at
+        step ``done``, and the first step whose losses are not finite (``none_bad``
+        if none); with DDP, over all processes. One host synchronisation."""
+        n_acc = len(self.rows)
+        columns = [torch.stack(c).float() for c in zip(*self.rows)]
+        self.rows.clear()
+        # rows: d_loss, g_loss, D(x), D(G(z)) of every step in the window
+        rows = torch.stack([columns[0], columns[1],
+                            torch.sigmoid(columns[2]).mean(1),
+                            torch.sigmoid(columns[3]).mean(1)], dim=1)
+        bad = ~torch.isfinite(rows[:, :2]).all(1)  # steps whose losses broke
+        steps_done = torch.arange(done - n_acc + 1, done + 1, device=rows.device)
+        first_bad = torch.where(bad, steps_done, none_bad).min()
+        mean = rows.mean(0)
+        if ddp:  # the history holds means over all processes
+            mean = distributed.mean_over_ranks(mean)
+            first_bad = distributed.min_over_ranks(first_bad)
+        return mean.tolist(), int(first_bad)
 
 
 def lr_scale(step: int, steps: int, decay: float) -> float:
