@@ -19,11 +19,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+# IMAGE_DATASETS is not used here: imported so that gt.data offers all three names
+from .dataset_names import DATASETS, IMAGE_DATASETS, MIXTURE_DATASETS  # noqa: F401
 from .errors import CorruptFileError, DataNotFoundError, GantutorError
-
-IMAGE_DATASETS = ("digits", "mnist", "fashion-mnist")
-MIXTURE_DATASETS = ("ring", "grid")
-DATASETS = IMAGE_DATASETS + MIXTURE_DATASETS
 
 # MD5 of the *decompressed* IDX files. Re-compressed archives differ byte for byte,
 # the decompressed data of the standard sets does not.
