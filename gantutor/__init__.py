@@ -6,9 +6,11 @@ reusable logic lives here, where the tests cover it.
 
 The package is layered; a layer imports only from the layers above it in this list:
 
-- foundations (this folder): ``errors``, ``env`` (device, seeds, budget), ``data``,
-  ``checkpoint``, ``plot`` (figures that several lessons share);
-- ``gan``: models, losses, the objective's closed forms, the training loop, DDP;
+- foundations (this folder): ``errors``, ``env`` (device, seeds, budget), ``data``
+  (and ``dataset_names``), ``checkpoint``, ``plot`` (figures that several lessons
+  share);
+- ``gan``: the training settings (``config``), models, losses, the objective's closed
+  forms, the training loop, DDP;
 - ``evaluation``: the offline judge, metrics, the evaluation report, probes and
   attribution (may use ``gan``);
 - ``compression``: the entropy coder, the models that turn predictions into bytes, the
@@ -70,7 +72,7 @@ _NAMES = {
     "resolve_device": "gantutor.env", "seed_everything": "gantutor.env",
     "load_dataset": "gantutor.data",
     "build_gan": "gantutor.gan.models",
-    "TrainConfig": "gantutor.gan.train", "History": "gantutor.gan.train",
+    "TrainConfig": "gantutor.gan.config", "History": "gantutor.gan.train",
     "train_gan": "gantutor.gan.train", "sample": "gantutor.gan.train",
     "load_generator": "gantutor.gan.train",
 }

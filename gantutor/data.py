@@ -19,11 +19,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+# IMAGE_DATASETS is not used here: imported so that gt.data offers all three names
+from .dataset_names import DATASETS, IMAGE_DATASETS, MIXTURE_DATASETS  # noqa: F401
 from .errors import CorruptFileError, DataNotFoundError, GantutorError
-
-IMAGE_DATASETS = ("digits", "mnist", "fashion-mnist")
-MIXTURE_DATASETS = ("ring", "grid")
-DATASETS = IMAGE_DATASETS + MIXTURE_DATASETS
 
 # MD5 of the *decompressed* IDX files. Re-compressed archives differ byte for byte,
 # the decompressed data of the standard sets does not.
@@ -277,7 +275,8 @@ def load_digits(split: str = "train", test_fraction: float = 0.2) -> ImageData:
     elif split == "all":
         idx = torch.arange(len(x))
     else:
-        raise GantutorError(f"unknown split {split!r} for digits: use train, test or all")
+        raise GantutorError(
+            f"unknown split {split!r} for digits: use train, test or all")
     return ImageData("digits", x[idx], y[idx], split, "scikit-learn's bundled digits")
 
 
@@ -303,7 +302,8 @@ def mixture_modes(name: str) -> tuple[torch.Tensor, float]:
 
 
 def load_mixture(name: str, n: int = 100_000, seed: int = 0) -> MixtureData:
-    """Draw ``n`` samples from the ``ring`` or ``grid`` mixture (modes equally likely)."""
+    """Draw ``n`` samples from the ``ring`` or ``grid`` mixture (modes equally
+    likely)."""
     modes, std = mixture_modes(name)
     gen = torch.Generator().manual_seed(seed)
     y = torch.randint(len(modes), (n,), generator=gen)

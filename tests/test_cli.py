@@ -97,3 +97,68 @@ def test_python_dash_m_and_help():
     for flag in ("--dataset", "--model", "--loss", "--steps", "--batch-size", "--lr",
                  "--device", "--seed", "--resume"):
         assert flag in result.stdout
+
+
+HELP_IMPORTS = """
+import sys
+from gantutor.cli import main
+try:
+    main({argv!r})
+except SystemExit as exit_info:
+    assert exit_info.code == 0, exit_info.code
+heavy = {{"torch", "torchvision", "numpy", "matplotlib", "sklearn"}} & set(sys.modules)
+assert not heavy, heavy
+"""
+
+
+@pytest.mark.parametrize("command", [[], ["train"], ["sample"], ["compress"],
+                                     ["decompress"], ["evaluate"]])
+def test_help_imports_neither_torch_nor_matplotlib(command):
+    code = HELP_IMPORTS.format(argv=command + ["--help"])
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                            text=True)
+    assert result.returncode == 0, result.stderr
+    assert "usage: gantutor" in result.stdout
+
+
+def _train_args(argv):
+    from gantutor.cli import build_parser
+
+    return build_parser().parse_args(["train", "--out", "o"] + argv)
+
+
+def test_train_options_are_trainconfig_fields_with_its_defaults():
+    from dataclasses import fields
+
+    from gantutor.cli.train import NOT_OPTIONS, train_config
+    from gantutor.gan.config import DATASET_DEFAULTS, TrainConfig
+
+    args = _train_args([])
+    per_dataset = {k for row in DATASET_DEFAULTS.values() for k in row}
+    for f in fields(TrainConfig):
+        if f.name not in NOT_OPTIONS:
+            expected = None if f.name in per_dataset else f.default
+            assert getattr(args, f.name) == expected, f.name
+    # the dataset's defaults where an option is not given, else TrainConfig's
+    cfg = train_config(_train_args(["--dataset", "ring"]), "cpu")
+    assert (cfg.steps, cfg.batch_size, cfg.lr, cfg.d_steps) == (4000, 128, 1e-3, 1)
+    cfg = train_config(_train_args(["--steps", "0", "--betas", "0.0", "0.9"]), "cpu")
+    assert (cfg.steps, cfg.batch_size, cfg.lr, cfg.betas) == (0, 64, 2e-4, (0.0, 0.9))
+
+
+def test_given_zero_is_not_replaced_by_the_dataset_default(tmp_path, capsys):
+    argv = ["train", "--batch-size", "0", "--out", str(tmp_path), "--no-progress"]
+    assert main(argv) == 2
+    assert "batch_size must be >= 1" in capsys.readouterr().err
+
+
+def test_names_are_defined_once():
+    from gantutor import data, dataset_names
+    from gantutor.cli import compress
+    from gantutor.compression import codec
+    from gantutor.gan import config, models
+
+    assert data.DATASETS is dataset_names.DATASETS
+    assert models.MODELS is config.MODELS
+    assert tuple(config.DATASET_DEFAULTS) == dataset_names.DATASETS
+    assert compress.MODELS == codec.MODELS

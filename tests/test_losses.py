@@ -108,3 +108,13 @@ def test_empirical_risk_rejects_reduced_loss():
 def test_unknown_loss_name():
     with pytest.raises(losses.GantutorError, match="unknown loss"):
         losses.get_losses("lsgan")
+
+
+def test_loss_names_are_the_registry_keys():
+    from gantutor.gan.config import LOSS_NAMES, TrainConfig
+
+    assert tuple(losses.LOSSES) == LOSS_NAMES
+    for name in LOSS_NAMES:
+        TrainConfig(loss=name)
+    with pytest.raises(losses.GantutorError, match="unknown loss 'lsgan'"):
+        TrainConfig(loss="lsgan")

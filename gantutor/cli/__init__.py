@@ -1,8 +1,8 @@
 """The ``gantutor`` command line (also ``python -m gantutor``).
 
-Each sub-command lives in a module with ``configure(parser)`` and ``run(args)``;
-``main`` builds the parser from the list below and turns every ``GantutorError`` into
-one clear line on stderr and exit status 2, never a traceback.
+Each sub-command is the module ``gantutor.cli.<name>`` with ``configure(parser)`` and
+``run(args)``. ``main`` builds the parser from :data:`COMMANDS` and turns every
+``GantutorError`` into one clear line on stderr and exit status 2, never a traceback.
 """
 
 from __future__ import annotations
@@ -13,17 +13,24 @@ import sys
 
 from ..errors import GantutorError
 
-# (name, module, one-line help). Modules are imported only when their command runs,
-# except for building --help, so `gantutor sample` does not pay for scikit-learn.
-COMMANDS = [
-    ("train", "gantutor.cli.train",
-     "train a GAN and write samples, curves, checkpoint"),
-    ("sample", "gantutor.cli.train",
-     "draw samples from a checkpoint into .png or .npy"),
-    ("compress", "gantutor.cli.compress", "compress a file with a model: real bytes"),
-    ("decompress", "gantutor.cli.compress", "decompress a `gantutor compress` file"),
-    ("evaluate", "gantutor.cli.evaluate", "score a generator: FD, PRDC, privacy"),
-]
+# name -> one-line help. Building the parser imports every command's module, so those
+# modules import torch, numpy and matplotlib only inside ``run``: --help stays fast.
+COMMANDS = {
+    "train": "train a GAN and write samples, curves, checkpoint",
+    "sample": "draw samples from a checkpoint into .png or .npy",
+    "compress": "compress a file with a model: real bytes",
+    "decompress": "decompress a `gantutor compress` file",
+    "evaluate": "score a generator: FD, PRDC, privacy",
+}
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each option's default, except where there is none (None)."""
+
+    def _get_help_string(self, action):
+        if action.default is None:
+            return action.help
+        return super()._get_help_string(action)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,12 +40,12 @@ def build_parser() -> argparse.ArgumentParser:
                     "compress with the course's helper package.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name, module, help_text in COMMANDS:
+    for name, help_text in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text,
-                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-        mod = importlib.import_module(module)
-        getattr(mod, f"configure_{name}")(p)
-        p.set_defaults(_run=getattr(mod, f"run_{name}"))
+                           formatter_class=HelpFormatter)
+        module = importlib.import_module(f"{__name__}.{name}")
+        module.configure(p)
+        p.set_defaults(_run=module.run)
     return parser
 
 
@@ -52,8 +59,7 @@ def main(argv=None) -> int:
         return 2
     except KeyboardInterrupt:
         print(f"gantutor {args.command}: interrupted. Files written so far are "
-              "complete; "
-              "a training run continues with --resume.", file=sys.stderr)
+              "complete; a training run continues with --resume.", file=sys.stderr)
         return 130
     return int(result or 0)
 

@@ -19,15 +19,16 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
-
+from ..dataset_names import DATASETS, MIXTURE_DATASETS
 from ..errors import DataNotFoundError, GantutorError
 
+if TYPE_CHECKING:  # torch is imported when a command runs, not for --help
+    import torch
 
-def configure_evaluate(p: argparse.ArgumentParser) -> None:
-    from ..data import DATASETS
 
+def configure(p: argparse.ArgumentParser) -> None:
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument("--checkpoint", type=Path,
                       help="checkpoint.pt of a `gantutor train` run")
@@ -62,6 +63,8 @@ def configure_evaluate(p: argparse.ArgumentParser) -> None:
 
 
 def _subset(x: torch.Tensor, n: int, seed: int) -> torch.Tensor:
+    import torch
+
     order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
     return x[order[:n].to(x.device)]
 
@@ -132,9 +135,9 @@ def _from_checkpoint(args, name, state, device):
             _subset(held.x, m, args.seed + 1), members.x, notes)
 
 
-def run_evaluate(args) -> int:
+def run(args) -> int:
     from ..checkpoint import load_checkpoint
-    from ..data import MIXTURE_DATASETS, dataset_report, load_dataset
+    from ..data import dataset_report, load_dataset
     from ..env import resolve_device
     from ..evaluation.classifier import get_classifier
     from ..evaluation.report import evaluate_images, evaluate_mixture

@@ -1,30 +1,29 @@
-"""``gantutor train`` and ``gantutor sample``."""
+"""``gantutor train``: train a GAN and write samples, curves and a checkpoint.
+
+The training settings are :class:`~gantutor.gan.config.TrainConfig`'s fields, one
+option each, with the field's default and help; a dataset's own defaults
+(:data:`~gantutor.gan.config.DATASET_DEFAULTS`) apply to the options not given.
+"""
 
 from __future__ import annotations
 
 import argparse
 import time
+import typing
+from dataclasses import fields
 from pathlib import Path
 
-import numpy as np
-
+from ..dataset_names import DATASETS, MIXTURE_DATASETS
 from ..errors import GantutorError
+from ..gan.config import DATASET_DEFAULTS, LOSS_NAMES, MODELS, TrainConfig
 
-# Defaults per dataset, chosen so a 2-core CPU gives good samples in a few minutes.
-DATASET_DEFAULTS = {
-    "digits": {"model": "mlp", "steps": 6000, "batch_size": 64, "lr": 2e-4},
-    "mnist": {"model": "mlp", "steps": 25000, "batch_size": 64, "lr": 2e-4},
-    "fashion-mnist": {"model": "mlp", "steps": 25000, "batch_size": 64, "lr": 2e-4},
-    "ring": {"model": "mlp", "steps": 4000, "batch_size": 128, "lr": 1e-3},
-    "grid": {"model": "mlp", "steps": 4000, "batch_size": 128, "lr": 1e-3},
-}
+# TrainConfig fields that are not options: progress is --no-progress, and the
+# command line writes no snapshots (they are kept in memory, for notebooks).
+NOT_OPTIONS = ("progress", "snapshot_every", "n_fixed")
+CHOICES = {"loss": LOSS_NAMES}
 
 
-def configure_train(p: argparse.ArgumentParser) -> None:
-    from ..data import DATASETS
-    from ..gan.losses import LOSSES
-    from ..gan.models import MODELS
-
+def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", default="digits", choices=DATASETS,
                    help="training data; digits ships with scikit-learn and needs no "
                         "network, mnist/fashion-mnist download or read GANTUTOR_DATA")
@@ -43,54 +42,80 @@ def configure_train(p: argparse.ArgumentParser) -> None:
                         "checkpoint.pt")
     p.add_argument("--model", choices=MODELS, default=None,
                    help="mlp: fully connected GAN; dcgan: convolutional GAN "
-                        "(default depends on the dataset: mlp)")
-    p.add_argument("--loss", choices=tuple(LOSSES), default="nonsaturating",
-                   help="GAN loss; nonsaturating is the standard choice")
-    p.add_argument("--steps", type=int, default=None,
-                   help="generator updates in total (default depends on the dataset)")
-    p.add_argument("--batch-size", type=int, default=None,
-                   help="samples per batch (default depends on the dataset)")
-    p.add_argument("--lr", type=float, default=None,
-                   help="Adam learning rate for both networks (default 2e-4 for "
-                        "images, 1e-3 for the 2-D mixtures)")
-    p.add_argument("--d-steps", type=int, default=1,
-                   help="discriminator updates per generator update")
-    p.add_argument("--gp-weight", type=float, default=0.0,
-                   help="WGAN-GP gradient penalty weight (10 with --loss wasserstein)")
-    p.add_argument("--r1-weight", type=float, default=0.0, help="R1 penalty weight γ")
-    p.add_argument("--label-smoothing", type=float, default=0.0,
-                   help="one-sided label smoothing: real targets become 1 - this")
+                        f"(default: {per_dataset('model')})")
+    p.add_argument("--conditional", action="store_true",
+                   help="condition both networks on the class label (samples.png "
+                        "then shows one row per class; sample with --label K)")
     p.add_argument("--spectral-norm", action="store_true",
                    help="spectral normalisation on every discriminator layer")
     p.add_argument("--pack", type=int, default=1,
                    help="PacGAN packing: the discriminator judges this many samples "
                         "at once")
-    p.add_argument("--conditional", action="store_true",
-                   help="condition both networks on the class label (samples.png "
-                        "then shows one row per class; sample with --label K)")
-    p.add_argument("--device", default="auto",
-                   help="auto picks CUDA, then Apple MPS, then CPU; or cpu, cuda, mps")
-    p.add_argument("--amp", action="store_true",
-                   help="bf16 autocast where the device has bf16 units (a GPU with "
-                        "native bf16, a CPU with AMX or AVX-512 BF16); fp32 elsewhere")
-    p.add_argument("--compile", action="store_true", help="torch.compile both networks")
-    p.add_argument("--channels-last", action="store_true",
-                   help="channels-last memory format (convolutional models)")
-    p.add_argument("--ddp", action="store_true",
-                   help="train on the processes that `torchrun --nproc_per_node=N -m "
-                        "gantutor train --ddp ...` starts (DistributedDataParallel); "
-                        "--batch-size is then the global batch; only rank 0 writes")
-    p.add_argument("--seed", type=int, default=0, help="random seed")
-    p.add_argument("--log-every", type=int, default=50,
-                   help="steps between loss readings (and history rows)")
-    p.add_argument("--checkpoint-every", type=int, default=500,
-                   help="steps between checkpoints (a multiple of --log-every)")
     p.add_argument("--resume", action="store_true",
                    help="continue from OUT/checkpoint.pt up to --steps")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_train_options(p.add_argument_group(
+        "training settings", "TrainConfig's fields. With --ddp, start the processes "
+        "with `torchrun --nproc_per_node=N -m gantutor train --ddp ...`; only rank 0 "
+        "writes files."))
 
 
-def run_train(args) -> int:
+def add_train_options(p) -> None:
+    """One option per TrainConfig field (except NOT_OPTIONS), with its help.
+
+    The default is the field's, or None for a setting that some dataset changes
+    (the run then takes the dataset's value); the help then lists the values.
+    """
+    hints = typing.get_type_hints(TrainConfig)
+    changed = {name for row in DATASET_DEFAULTS.values() for name in row}
+    for f in fields(TrainConfig):
+        if f.name in NOT_OPTIONS:
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        help_text = f.metadata["help"].replace("%", "%%")
+        kind = hints[f.name]
+        if kind is bool:  # such fields default to False: the flag switches them on
+            p.add_argument(flag, action="store_true", help=help_text)
+            continue
+        default = f.default
+        if f.name in changed:
+            default = None
+            help_text += f" (default: {per_dataset(f.name, f.default)})"
+        options = {"default": default, "help": help_text,
+                   "choices": CHOICES.get(f.name)}
+        item_types = typing.get_args(kind)
+        if typing.get_origin(kind) is tuple:  # e.g. --betas 0.5 0.999
+            options.update(type=item_types[0], nargs=len(item_types))
+        elif item_types:  # X | None takes an X
+            options["type"] = next(t for t in item_types if t is not type(None))
+        else:
+            options["type"] = kind
+        p.add_argument(flag, **options)
+
+
+def per_dataset(name: str, fallback=None) -> str:
+    """A setting's default per dataset, e.g. "128 for ring, grid; 64 for digits"."""
+    groups: dict = {}
+    for dataset, row in DATASET_DEFAULTS.items():
+        groups.setdefault(row.get(name, fallback), []).append(dataset)
+    if len(groups) == 1:
+        return str(next(iter(groups)))
+    return "; ".join(f"{v} for {', '.join(names)}" for v, names in groups.items())
+
+
+def train_config(args, device) -> TrainConfig:
+    """The options given, else the dataset's defaults, else TrainConfig's."""
+    settings = {k: v for k, v in DATASET_DEFAULTS[args.dataset].items()
+                if k != "model"}
+    for f in fields(TrainConfig):
+        value = getattr(args, f.name, None)  # None: not given, or a field's default
+        if f.name not in NOT_OPTIONS and value is not None:
+            settings[f.name] = value
+    settings.update(device=str(device), progress=not args.no_progress)
+    return TrainConfig(**settings)
+
+
+def run(args) -> int:
     if not args.ddp:
         return _train(args)
     from ..gan import distributed
@@ -108,20 +133,15 @@ def run_train(args) -> int:
 
 
 def _train(args) -> int:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from .. import plot
     from ..data import dataset_report, holdout_split, load_dataset
     from ..env import resolve_device, seed_everything
     from ..gan import distributed
     from ..gan.models import build_gan, count_parameters
-    from ..gan.train import TrainConfig, sample, train_gan
+    from ..gan.train import train_gan
 
-    defaults = DATASET_DEFAULTS[args.dataset]
-    model = args.model or defaults["model"]
+    model = args.model
+    if model is None:
+        model = DATASET_DEFAULTS[args.dataset]["model"]
     device = distributed.init(args.device) if args.ddp else resolve_device(args.device)
     main = distributed.is_main() if args.ddp else True
     say = print if main else (lambda *a, **k: None)  # only rank 0 talks
@@ -130,29 +150,20 @@ def _train(args) -> int:
     if args.holdout:  # the held-out part is rebuilt by `gantutor evaluate`
         data, _ = holdout_split(data, args.holdout, seed=0)
     say(dataset_report(data))
-    if args.dataset in ("ring", "grid") and model != "mlp":
+    mixture = args.dataset in MIXTURE_DATASETS
+    if mixture and model != "mlp":
         raise GantutorError("the 2-D mixtures need --model mlp")
-    extra = {"hidden": (128, 128, 128)} if args.dataset in ("ring", "grid") else {}
+    extra = {"hidden": (128, 128, 128)} if mixture else {}
     G, D = build_gan(model, data.shape, num_classes=data.num_classes if
                      args.conditional else 0, pack=args.pack,
                      spectral_norm=args.spectral_norm, **extra)
-    cfg = TrainConfig(
-        steps=args.steps if args.steps is not None else defaults["steps"],
-        batch_size=args.batch_size or defaults["batch_size"],
-        lr=args.lr or defaults["lr"], loss=args.loss, d_steps=args.d_steps,
-        gp_weight=args.gp_weight, r1_weight=args.r1_weight,
-        label_smoothing=args.label_smoothing, seed=args.seed, device=str(device),
-        amp=args.amp, compile=args.compile, log_every=args.log_every,
-        checkpoint_every=args.checkpoint_every, progress=not args.no_progress,
-        channels_last=args.channels_last, ddp=args.ddp,
-    )
+    cfg = train_config(args, device)
     if args.batch_size is None and cfg.batch_size > len(data):
         cfg.batch_size = len(data)
     ckpt = args.out / "checkpoint.pt"
     if ckpt.exists() and not args.resume:
         raise GantutorError(f"{ckpt} exists already: add --resume to continue that "
-                            "run, "
-                            "or choose another --out folder")
+                            "run, or choose another --out folder")
     n = distributed.world_size()
     where = (f"{n} process{'es' if n > 1 else ''} ({device.type})" if args.ddp
              else str(device))
@@ -164,6 +175,26 @@ def _train(args) -> int:
     seconds = time.perf_counter() - t0
     if not main:
         return 0
+    _write_figures(args, G, hist, data, model, cfg)
+    hist.to_csv(args.out / "history.csv")
+    last = (f"; last D loss {hist.d_loss[-1]:.3f}, G loss {hist.g_loss[-1]:.3f}, "
+            f"D(x) {hist.d_real[-1]:.2f}, D(G(z)) {hist.d_fake[-1]:.2f}"
+            if hist.step else "")
+    print(f"trained to step {cfg.steps} in {seconds:.0f} s{last}")
+    print(f"wrote {args.out}/samples.png, history.png, history.csv, checkpoint.pt")
+    return 0
+
+
+def _write_figures(args, G, hist, data, model: str, cfg: TrainConfig) -> None:
+    """samples.png (points, a grid, or one row per class) and history.png."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .. import plot
+    from ..gan.train import sample
+
     x = sample(G, 64, seed=cfg.seed + 1)
     if x.dim() == 2:
         fig = plot.scatter_2d(sample(G, 2500, seed=cfg.seed + 1), data.modes,
@@ -181,58 +212,3 @@ def _train(args) -> int:
         fig = plot.history(hist, title=f"{args.dataset}, {model}, {cfg.loss}")
         fig.savefig(args.out / "history.png", dpi=100)
         plt.close(fig)
-    hist.to_csv(args.out / "history.csv")
-    last = (f"; last D loss {hist.d_loss[-1]:.3f}, G loss {hist.g_loss[-1]:.3f}, "
-            f"D(x) {hist.d_real[-1]:.2f}, D(G(z)) {hist.d_fake[-1]:.2f}"
-            if hist.step else "")
-    print(f"trained to step {cfg.steps} in {seconds:.0f} s{last}")
-    print(f"wrote {args.out}/samples.png, history.png, history.csv, checkpoint.pt")
-    return 0
-
-
-def configure_sample(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--checkpoint", required=True, type=Path,
-                   help="checkpoint.pt written by gantutor train")
-    p.add_argument("--n", type=int, default=64, help="number of samples")
-    p.add_argument("--out", required=True, type=Path,
-                   help="output file: .png for a grid, .npy for an (N, C, H, W) "
-                        "float32 "
-                        "array in [-1, 1]")
-    p.add_argument("--label", type=int, default=None,
-                   help="class to draw from (conditional models only)")
-    p.add_argument("--seed", type=int, default=0, help="random seed of the noise")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
-
-
-def run_sample(args) -> int:
-    from .. import plot
-    from ..checkpoint import atomic_write
-    from ..gan.train import load_generator, sample
-
-    suffix = args.out.suffix.lower()
-    if suffix not in (".png", ".npy"):
-        raise GantutorError(f"--out must end in .png or .npy, not {args.out.name!r}")
-    if args.n < 1:
-        raise GantutorError("--n must be at least 1")
-    G = load_generator(args.checkpoint, args.device)
-    if args.label is not None:
-        if not G.num_classes:
-            raise GantutorError("--label needs a conditional model (train with "
-                                "--conditional)")
-        if not 0 <= args.label < G.num_classes:
-            raise GantutorError(f"--label must be in 0..{G.num_classes - 1}")
-    x = sample(G, args.n, y=args.label, seed=args.seed)
-    if suffix == ".npy":
-        arr = x.numpy().astype(np.float32)
-
-        def write(tmp):
-            with open(tmp, "wb") as f:
-                np.save(f, arr)
-
-        atomic_write(args.out, write)
-    elif x.dim() == 2:
-        raise GantutorError("2-D mixture samples are points, not images: use .npy")
-    else:
-        plot.save_image_grid(x, args.out)
-    print(f"wrote {args.n} samples of shape {tuple(x.shape[1:])} to {args.out}")
-    return 0

@@ -1,17 +1,17 @@
 """Compression you can measure: model probabilities to real bytes, and back.
 
 ``compress(data)`` runs a model over the bytes, range-codes them with the model's
-probabilities and wraps the result in a container (see :mod:`gantutor.compression.coder`) that
+probabilities and wraps the result in a container (see :mod:`.coder`) that
 records the model, its settings, the original length and SHA-256, and the versions
 decoding depends on. ``decompress(blob)`` refuses anything it cannot decode exactly,
 and checks the SHA-256 of what it decoded.
 
 Models:
 
-- ``cm`` (default): the context-mixing byte model of :mod:`gantutor.compression.textmodel`, a
+- ``cm`` (default): the context-mixing byte model of :mod:`.textmodel`, a
   small network trained online while it reads. Integer arithmetic: a file decodes on
   any machine.
-- ``gru``: a byte-level GRU coded prequentially (:mod:`gantutor.compression.textnet`): trained on
+- ``gru``: a byte-level GRU coded prequentially (:mod:`.textnet`): trained on
   the blocks already sent, the decoder retrains it the same way. Floating point:
   the file decodes only where torch computes the same numbers (the container records
   the torch version, CPU capability and thread count, and decoding checks them).
@@ -92,8 +92,8 @@ def compress(data: bytes, model: str = "cm", stats: dict | None = None,
              **settings) -> bytes:
     """Compress ``data`` with ``model`` ("cm" or "gru"); returns container bytes.
 
-    ``settings`` override the model's defaults (:class:`~gantutor.compression.textmodel.CMConfig`
-    or :class:`~gantutor.compression.textnet.PrequentialConfig` fields). A ``stats`` dict
+    ``settings`` override the model's defaults (:class:`~.textmodel.CMConfig`
+    or :class:`~.textnet.PrequentialConfig` fields). A ``stats`` dict
     receives ``ideal_bits`` (-sum log2 p of the data under the model) and, for "cm",
     ``costs`` (bits of each byte) and ``model`` (the model after reading the data).
     """

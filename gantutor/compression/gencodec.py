@@ -10,8 +10,8 @@ like it". This module finds that z, two ways:
   (:class:`LatentEncoder`, :func:`train_encoder`): amortised, fast, less exact.
 
 :func:`compare_methods` measures the trade-off. A :class:`LatentCodec` bundles a way
-of finding z, a decoder and a fitted prior; :mod:`gantutor.compression.latentcode` quantises and
-entropy-codes the latents, :mod:`gantutor.compression.ratedistortion` measures the result. The
+of finding z, a decoder and a fitted prior; :mod:`.latentcode` quantises and
+entropy-codes the latents, :mod:`.ratedistortion` measures the result. The
 rival with the same latent size is an autoencoder whose decoder has G's architecture
 (:func:`build_autoencoder`, :func:`train_autoencoder`).
 """
@@ -315,9 +315,9 @@ def inversion_codec(name: str, G, E=None, restarts: int = 4, steps: int = 300,
 
 def codec_data(name: str = "mnist"):
     """(training images, held-out images) as two ImageData: the split the offline
-    classifier uses (:func:`gantutor.evaluation.classifier.classifier_data`), so that no network
-    of the lesson, classifier included, has seen a held-out image. Falls back to the
-    bundled digits, saying so, where ``name`` cannot be found or downloaded."""
+    classifier uses (:func:`~gantutor.evaluation.classifier.classifier_data`), so
+    that no network of the lesson, classifier included, has seen a held-out image.
+    Falls back to the bundled digits, saying so, where ``name`` cannot be found or downloaded."""
     from ..data import ImageData
     from ..errors import DataNotFoundError
     from ..evaluation.classifier import classifier_data

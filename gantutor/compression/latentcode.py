@@ -9,7 +9,7 @@ A latent z (d numbers) is sent in three steps, each one function here:
 3. code the symbols under the discretised Gaussian they follow,
    P(k) = Φ((k + ½)Δ) − Φ((k − ½)Δ) (:func:`symbol_probability`), which costs ideally
    −Σ log2 P(q_j) bits (:func:`code_length_bits`) and really the bytes that the
-   package's range coder (:mod:`gantutor.compression.coder`) writes (:func:`encode_symbols`).
+   package's range coder (:mod:`.coder`) writes (:func:`encode_symbols`).
 
 :func:`code_latents` does all three for a set of latents, decodes the bytes again,
 checks that every symbol came back, and counts the bytes both ways: one stream for

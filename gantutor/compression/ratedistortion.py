@@ -2,9 +2,9 @@
 
 Each codec at each setting gives one :class:`RDPoint`, measured on the same held-out
 images: the rate under both header rules (one file per image; one set with shared
-headers counted once, see :mod:`gantutor.compression.imagecodec`), the mean per-image PSNR and
-SSIM of the decoded images (:mod:`gantutor.evaluation.metrics`), and the fraction of decoded
-images that the offline classifier still puts in the digit's true class.
+headers counted once, see :mod:`.imagecodec`), the mean per-image PSNR and
+SSIM of the decoded images (:mod:`~gantutor.evaluation.metrics`), and the fraction of
+decoded images that the offline classifier still puts in the digit's true class.
 """
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ def to_8bit(x: torch.Tensor) -> torch.Tensor:
 
 def latent_points(codec, x, y, classifier, steps=None, z=None,
                   keep: int = 8) -> list[RDPoint]:
-    """A :class:`gantutor.compression.gencodec.LatentCodec` at several quantisation steps: find
+    """A :class:`.gencodec.LatentCodec` at several quantisation steps: find
     the latents (or take ``z``), code them (bytes counted and decoded again), decode
     x̂ = decoder(ẑ) to 8-bit pixels, and score against x."""
     if codec.prior is None:
@@ -122,8 +122,8 @@ def pillow_points(fmt: str, qualities, x, y, classifier,
 
 
 def baseline_points(x, y, classifier, keep: int = 8) -> list[RDPoint]:
-    """JPEG at :data:`~gantutor.compression.imagecodec.JPEG_QUALITIES`, and WebP at
-    :data:`~gantutor.compression.imagecodec.WEBP_QUALITIES` where Pillow supports it (one line
+    """JPEG at :data:`~.imagecodec.JPEG_QUALITIES`, and WebP at
+    :data:`~.imagecodec.WEBP_QUALITIES` where Pillow supports it (one line
     says so where it does not)."""
     points = pillow_points("JPEG", imagecodec.JPEG_QUALITIES, x, y, classifier, keep)
     if imagecodec.webp_available():
@@ -245,7 +245,7 @@ RD_METRICS = (("psnr", "PSNR (dB)"), ("ssim", "SSIM"), ("class_kept", "class kep
 
 def plot_rate_distortion(points: list, accounting: str = "set", title=None):
     """Bits per pixel against PSNR, SSIM and class-kept rate, one line per codec;
-    ``points`` are :class:`gantutor.compression.ratedistortion.RDPoint`, ``accounting`` is
+    ``points`` are :class:`RDPoint`, ``accounting`` is
     "set" (shared headers counted once) or "file" (one file per image)."""
     codecs = list(dict.fromkeys(p.codec for p in points))
     fig, axes = plt.subplots(1, len(RD_METRICS), figsize=(4.2 * len(RD_METRICS), 3.4))

@@ -307,7 +307,7 @@ def verdicts(summary: list[AugmentSummary]) -> str:
 
 def plot_summary(summary, ax=None, title=None):
     """Test accuracy (mean ± std over seeds) per condition, one group per number of
-    labelled images per class; ``summary`` from ``gantutor.course.augment.summarize``."""
+    labelled images per class; ``summary`` from :func:`summarize`."""
     ns = sorted({s.per_class for s in summary})
     conditions = list(dict.fromkeys(s.condition for s in summary))
     if ax is None:

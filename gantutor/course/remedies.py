@@ -4,9 +4,10 @@ Every remedy is a change of the training settings (:class:`~gantutor.TrainConfig
 fields) or of the discriminator (:func:`~gantutor.build_gan` arguments) on top of one
 shared set-up for the 2-D mixtures (:data:`BASE_MODEL`, :data:`BASE_TRAIN`).
 :func:`run_remedy` trains one and scores it the way VEEGAN and PacGAN do
-(:func:`gantutor.evaluation.metrics.mode_coverage` on 2,500 samples); :func:`coverage_table`
-repeats that over remedies, mixtures and seeds, and :func:`format_table` prints the
-means next to the published numbers (:data:`PUBLISHED`).
+(:func:`gantutor.evaluation.metrics.mode_coverage` on 2,500 samples);
+:func:`coverage_table` repeats that over remedies, mixtures and seeds, and
+:func:`format_table` prints the means next to the published numbers
+(:data:`PUBLISHED`).
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from ..data import load_dataset
 from ..env import seed_everything
 from ..errors import GantutorError
 from ..evaluation.metrics import mode_coverage
+from ..gan.config import TrainConfig
 from ..gan.models import build_gan
-from ..gan.train import TrainConfig, sample, train_gan
+from ..gan.train import sample, train_gan
 
 N_EVAL = 2500  # samples scored per trained generator, as in VEEGAN and PacGAN
 
@@ -168,8 +170,8 @@ def _run_job(job):
 
 def _cost(remedy: str) -> float:
     """A remedy's training cost relative to the shared set-up (for scheduling)."""
-    s = train_settings(remedy, steps=1)
-    return s["steps"] * s["batch_size"] / BASE_TRAIN["batch_size"] * s.get("d_steps", 1)
+    cfg = TrainConfig(**train_settings(remedy, steps=1))
+    return cfg.steps * cfg.batch_size / BASE_TRAIN["batch_size"] * cfg.d_steps
 
 
 def coverage_table(remedies=None, datasets=("ring", "grid"), seeds=(0, 1, 2),

@@ -267,7 +267,8 @@ def train_size_sweep(make_model: Callable[[], nn.Module], train, val, sizes,
     return out
 
 
-def plot_risk_curves(curves: dict, ax=None, title=None, ylabel="risk (nats)", log_y=False):
+def plot_risk_curves(curves: dict, ax=None, title=None, ylabel="risk (nats)",
+                     log_y=False):
     """Training (solid) and held-out (dashed) risk against step, one colour per run.
 
     ``curves`` maps a label to a :class:`gantutor.course.risk.RiskCurve`.

@@ -398,7 +398,7 @@ def throughput_table(rows: list[dict]) -> str:
 
 def plot_throughput(rows: list, title=None):
     """Samples per second against batch size (log-log), one panel per model and one
-    line per variant; ``rows`` as returned by :func:`gantutor.course.scaling.throughput`."""
+    line per variant; ``rows`` as returned by :func:`throughput`."""
     models = list(dict.fromkeys(r["model"] for r in rows))
     fig, axes = plt.subplots(1, len(models), figsize=(5 * len(models), 3.4),
                              squeeze=False)

@@ -17,7 +17,8 @@ def dstar_readout(p: Gaussian, q: Gaussian) -> str:
 
 def dstar_explorer(p: Gaussian | None = None, mu: float = 2.0, sigma: float = 0.7):
     """Sliders for the generator's mean and spread; moving them redraws p, q and
-    D* = p/(p+q) and updates V(D*, G) and JSD(p‖q). Static twin: ``gt.objective.plot_dstar``.
+    D* = p/(p+q) and updates V(D*, G) and JSD(p‖q).
+    Static twin: ``gt.objective.plot_dstar``.
 
     Returns the widget (a VBox); ``.sliders`` and ``.readout`` are its parts.
     """

@@ -1,4 +1,4 @@
-"""A generator's report card: every metric of :mod:`gantutor.evaluation.metrics`, with its n.
+"""A generator's report card: every metric of :mod:`.metrics`, with its n.
 
 ``evaluate_images`` scores generated images against real ones with the offline
 classifier; ``evaluate_mixture`` scores 2-D samples by the modes they cover. Both

@@ -109,6 +109,8 @@ def r1_penalty(D, x_real: torch.Tensor, y=None) -> torch.Tensor:
 
 # name -> (discriminator loss, generator loss). "minimax" is the saturating game as
 # written in the value function; "nonsaturating" is what practitioners train with.
+# The names are config.LOSS_NAMES, in that order (TrainConfig checks them without
+# importing torch; tests/test_losses.py checks that the two agree).
 LOSSES = {
     "nonsaturating": (d_loss_minimax, g_loss_nonsaturating),
     "minimax": (d_loss_minimax, g_loss_minimax),

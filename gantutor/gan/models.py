@@ -19,6 +19,7 @@ import torch.nn as nn
 from torch.nn.utils.parametrizations import spectral_norm as _sn
 
 from ..errors import GantutorError
+from .config import MODELS
 
 
 class _Spec(nn.Module):
@@ -214,7 +215,6 @@ class DCGANDiscriminator(_Spec):
         return self.net(x).flatten()
 
 
-MODELS = ("mlp", "dcgan")
 _CLASSES = {c.__name__: c for c in (MLPGenerator, MLPDiscriminator, DCGANGenerator,
                                     DCGANDiscriminator)}
 

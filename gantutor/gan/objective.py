@@ -196,7 +196,8 @@ def generator_logit_gradients(logits: torch.Tensor) -> dict[str, torch.Tensor]:
     return out
 
 
-def plot_dstar(p, q, d_net=None, ax=None, title=None, n: int = 801, legend: bool = True):
+def plot_dstar(p, q, d_net=None, ax=None, title=None, n: int = 801,
+               legend: bool = True):
     """Data density p, generator density q (left axis) and the optimal discriminator
     D* = p/(p+q) (right axis) of two 1-D Gaussians; ``d_net``, a discriminator network
     (logits out), is drawn next to D* when given."""

@@ -15,7 +15,7 @@ import contextlib
 import csv
 import functools
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
@@ -25,65 +25,8 @@ from ..data import Batches
 from ..env import bf16_supported, resolve_device
 from ..errors import GantutorError
 from . import distributed, steps
+from .config import TrainConfig
 from .losses import get_losses, gradient_penalty, r1_penalty
-
-
-@dataclass
-class TrainConfig:
-    """Everything that decides a training run (saved in every checkpoint)."""
-
-    steps: int = 2000  # generator updates in total (a resumed run continues up to it)
-    batch_size: int = 64  # samples per batch, for real and for fake
-    lr: float = 2e-4  # Adam learning rate of the generator
-    lr_d: float | None = None  # Adam learning rate of the discriminator (None: = lr)
-    betas: tuple[float, float] = (0.5, 0.999)  # Adam betas, as in DCGAN
-    lr_decay: float = 0.0  # both learning rates fall linearly to 0 over this last
-    #                        fraction of the steps (0: constant; see lr_scale)
-    loss: str = "nonsaturating"  # nonsaturating, minimax, hinge or wasserstein
-    d_steps: int = 1  # discriminator updates per generator update (5 for WGAN-GP)
-    label_smoothing: float = 0.0  # one-sided: real targets 1 - this (minimax losses)
-    gp_weight: float = 0.0  # λ of the WGAN-GP gradient penalty (10 in the paper)
-    r1_weight: float = 0.0  # γ of the R1 penalty; the loss adds γ/2 · R1
-    seed: int = 0  # seeds the noise, the batch order and the fixed snapshot noise
-    device: str = "auto"  # auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:1, mps
-    amp: bool = False  # bf16 autocast where the device supports it
-    channels_last: bool = False  # channels-last memory format for convolutional nets
-    compile: bool = False  # torch.compile both networks (fresh fakes for the G step)
-    ddp: bool = False  # DistributedDataParallel over torchrun's processes; batch_size
-    #                    is then the global batch, split evenly over the processes
-    log_every: int = 50  # read losses back from the device every this many steps
-    snapshot_every: int = 0  # sample grid from the fixed noise every k steps (0: off)
-    checkpoint_every: int = 500  # write checkpoint.pt every k steps when out is given
-    n_fixed: int = 64  # number of fixed noise vectors for snapshots
-    progress: bool = True  # show a tqdm progress bar
-
-    def __post_init__(self):
-        self.betas = tuple(self.betas)
-        problems = []
-        if self.steps < 0:
-            problems.append("steps must be >= 0")
-        if self.batch_size < 1:
-            problems.append("batch_size must be >= 1")
-        if not self.lr > 0 or (self.lr_d is not None and not self.lr_d > 0):
-            problems.append("learning rates must be > 0")
-        if self.d_steps < 1 or self.log_every < 1:
-            problems.append("d_steps and log_every must be >= 1")
-        if self.checkpoint_every % self.log_every:
-            problems.append("checkpoint_every must be a multiple of log_every")
-        if not 0 <= self.lr_decay <= 1:
-            problems.append("lr_decay must be in [0, 1]")
-        if not 0 <= self.label_smoothing < 1:
-            problems.append("label_smoothing must be in [0, 1)")
-        if self.label_smoothing and self.loss not in ("nonsaturating", "minimax"):
-            problems.append("label smoothing applies to the minimax losses only")
-        if problems:
-            raise GantutorError("invalid training settings: " + "; ".join(problems))
-        get_losses(self.loss)  # raises for an unknown name
-
-    @classmethod
-    def from_dict(cls, d: dict) -> TrainConfig:
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
 
 
 @dataclass
