@@ -317,7 +317,8 @@ def codec_data(name: str = "mnist"):
     """(training images, held-out images) as two ImageData: the split the offline
     classifier uses (:func:`~gantutor.evaluation.classifier.classifier_data`), so
     that no network of the lesson, classifier included, has seen a held-out image.
-    Falls back to the bundled digits, saying so, where ``name`` cannot be found or downloaded."""
+    Falls back to the bundled digits, saying so, where ``name`` cannot be found or
+    downloaded."""
     from ..data import ImageData
     from ..errors import DataNotFoundError
     from ..evaluation.classifier import classifier_data

@@ -25,7 +25,8 @@ from ..data import Batches
 from ..errors import GantutorError
 from ..gan import steps
 from ..gan.losses import get_losses
-from ..gan.train import History, TrainConfig, adam, resolve_device
+from ..gan.config import TrainConfig
+from ..gan.train import History, adam, resolve_device
 
 # name -> what the mistake is, in words
 BUGS = {

@@ -32,7 +32,8 @@ from ..env import resolve_device
 from ..errors import GantutorError
 from ..gan import steps
 from ..gan.losses import get_losses
-from ..gan.train import TrainConfig, adam, precision, train_gan
+from ..gan.config import TrainConfig
+from ..gan.train import adam, precision, train_gan
 
 # Dense (no sparsity) bf16 tensor-core peaks in TFLOPS from NVIDIA's datasheets; fp16
 # for GPUs without bf16 (T4, V100). First match of the name wins.
