@@ -156,8 +156,8 @@ def train_conditional_gan(x, y, num_classes: int, steps: int, batch_size: int = 
                           seed: int = 0, device="cpu"):
     """A conditional MLP GAN trained on (x, y) with the course's ``train_gan``."""
     from ..data import ImageData
-    from ..gan.models import build_gan
     from ..gan.config import TrainConfig
+    from ..gan.models import build_gan
     from ..gan.train import train_gan
 
     with torch.random.fork_rng(devices=[]):

@@ -24,8 +24,8 @@ import torch.nn.functional as F
 from ..data import Batches
 from ..errors import GantutorError
 from ..gan import steps
-from ..gan.losses import get_losses
 from ..gan.config import TrainConfig
+from ..gan.losses import get_losses
 from ..gan.train import History, adam, resolve_device
 
 # name -> what the mistake is, in words

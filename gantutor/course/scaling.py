@@ -31,8 +31,8 @@ from ..data import Batches
 from ..env import resolve_device
 from ..errors import GantutorError
 from ..gan import steps
-from ..gan.losses import get_losses
 from ..gan.config import TrainConfig
+from ..gan.losses import get_losses
 from ..gan.train import adam, precision, train_gan
 
 # Dense (no sparsity) bf16 tensor-core peaks in TFLOPS from NVIDIA's datasheets; fp16
