@@ -34,7 +34,7 @@ def main(argv=None) -> int:
                         help=f"which rows (default all: {' '.join(remedies.REMEDIES)})")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2],
                         help="one run per seed and mixture (default 0 1 2)")
-    parser.add_argument("--steps", type=int, default=remedies.STEPS,
+    parser.add_argument("--steps", type=int, default=remedies.TRAIN_STEPS,
                         help="generator updates per run")
     parser.add_argument("--workers", type=int, default=1,
                         help="runs trained at once, one process and thread each")
@@ -63,16 +63,16 @@ def main(argv=None) -> int:
                                       steps=args.steps, workers=args.workers,
                                       device=args.device, on_result=report)
     seconds = time.perf_counter() - t0
-    rows = remedies.summarize(results)
+    rows = remedies.summarise_coverage(results)
     print()
-    print(remedies.format_table(rows))
+    print(remedies.format_coverage_table(rows))
     print(f"\n{len(results)} runs in {seconds:.0f} s")
     ring = {r["remedy"]: r for r in rows if r["dataset"] == "ring"}
     grid = {r["remedy"]: r for r in rows if r["dataset"] == "grid"}
     hits = [n for n in ring if n in grid and remedies.meets_target(ring[n], grid[n])]
     print("remedies meeting the target (>= 7.5/8 ring and >= 23/25 grid modes, "
           f">= 90% high-quality on both): {', '.join(hits) if hits else 'none'}")
-    print(remedies.summary_line(rows))
+    print(remedies.coverage_summary_line(rows))
     return 0
 
 

@@ -112,14 +112,14 @@ def main(argv=None) -> int:
     points += ratedistortion.baseline_points(x, y, clf)
     print(f"\nrate-distortion on {len(x):,} held-out images "
           f"({time.perf_counter() - t0:.0f} s):")
-    print(ratedistortion.format_table(points))
+    print(ratedistortion.format_rd_table(points))
     print(f"classifier on the original images: "
           f"{ratedistortion.class_kept(x, y, clf):.1%} correct")
     jpeg_low = ratedistortion.lowest_rate(points, "JPEG")
     print(f"lowest JPEG rate: {jpeg_low.setting}, {jpeg_low.bpp('set'):.3f} bpp "
           f"(set rule), {jpeg_low.bpp('file'):.3f} bpp (one file per image)")
     print(f"seconds={time.perf_counter() - t_start:.0f}")
-    print(ratedistortion.summary_line(points, "GAN + inversion"))
+    print(ratedistortion.rd_summary_line(points, "GAN + inversion"))
     return 0
 
 

@@ -50,6 +50,7 @@ _MODULES = {
     "codec": "gantutor.compression.codec",
     "textmodel": "gantutor.compression.textmodel",
     "textnet": "gantutor.compression.textnet",
+    "twopart": "gantutor.compression.twopart",
     "pixelmodel": "gantutor.compression.pixelmodel",
     "latentcode": "gantutor.compression.latentcode",
     "gencodec": "gantutor.compression.gencodec",

@@ -45,8 +45,8 @@ def test_classifier_learns_and_extra_images_are_really_used(digits):
     train, test = digits
     cfg = AugmentConfig(steps=100, synthetic_fraction=0.5)
     few = augment.few_labels(train.y, 1, seed=0)  # one image per class
-    alone = augment.train_classifier(train.x[few], train.y[few], 10, cfg, seed=0)
-    helped = augment.train_classifier(train.x[few], train.y[few], 10, cfg, seed=0,
+    alone = augment.train_cnn(train.x[few], train.y[few], 10, cfg, seed=0)
+    helped = augment.train_cnn(train.x[few], train.y[few], 10, cfg, seed=0,
                                       x_extra=train.x, y_extra=train.y)
     acc_alone = augment.test_accuracy(alone, test.x, test.y)
     acc_helped = augment.test_accuracy(helped, test.x, test.y)
@@ -56,7 +56,7 @@ def test_classifier_learns_and_extra_images_are_really_used(digits):
 def test_training_is_reproducible_from_its_seed(digits):
     train, _ = digits
     cfg = AugmentConfig(steps=5)
-    nets = [augment.train_classifier(train.x[:50], train.y[:50], 10, cfg, seed=s,
+    nets = [augment.train_cnn(train.x[:50], train.y[:50], 10, cfg, seed=s,
                                      shift=True) for s in (3, 3, 4)]
     same = [torch.equal(a, b) for a, b in zip(nets[0].state_dict().values(),
                                               nets[1].state_dict().values())]
@@ -65,7 +65,7 @@ def test_training_is_reproducible_from_its_seed(digits):
     assert all(same) and not any(other)
 
 
-def test_experiment_runs_every_condition_and_summarizes(digits):
+def test_experiment_runs_every_condition_and_summarises(digits):
     train, test = digits
     cfg = AugmentConfig(per_class=(5,), seeds=(0, 1), steps=20, gan_steps=10,
                         synthetic_per_class=20, max_shift=1)
@@ -75,7 +75,7 @@ def test_experiment_runs_every_condition_and_summarizes(digits):
     assert len(results) == 2 * 4
     assert {r.condition for r in results} == set(augment.CONDITIONS)
     assert all(0 <= r.accuracy <= 1 for r in results)
-    summary = augment.summarize(results)
+    summary = augment.summarise_accuracy(results)
     assert [s.condition for s in summary] == list(augment.CONDITIONS)
     assert all(s.n_seeds == 2 for s in summary)
     assert summary[0].diff_mean == 0 and summary[0].wins == 0
@@ -83,13 +83,13 @@ def test_experiment_runs_every_condition_and_summarizes(digits):
     assert "real + cGAN (same labels)" in text and "±" in text
 
 
-def test_summarize_pairs_each_seed_with_its_own_baseline():
+def test_summarise_pairs_each_seed_with_its_own_baseline():
     R = AugmentResult
     results = [R(10, 0, "real only", 0.50), R(10, 1, "real only", 0.70),
                R(10, 2, "real only", 0.60),
                R(10, 0, "real + shifts", 0.55), R(10, 1, "real + shifts", 0.72),
                R(10, 2, "real + shifts", 0.58)]
-    base, shifts = augment.summarize(results)
+    base, shifts = augment.summarise_accuracy(results)
     assert base.mean == pytest.approx(0.6) and base.std == pytest.approx(0.1)
     assert shifts.diff_mean == pytest.approx((0.05 + 0.02 - 0.02) / 3)
     assert shifts.diff_std == pytest.approx(torch.tensor([0.05, 0.02, -0.02]).std()
@@ -111,11 +111,12 @@ def test_verdicts_follow_the_paired_differences():
                                                (0.7, 0.75, 0.6)]):
         results += [R(10, seed, "real only", base), R(10, seed, "real + shifts", shift),
                     R(10, seed, "real + cGAN (same labels)", gan)]
-    text = augment.verdicts(augment.summarize(results))
+    text = augment.verdicts(augment.summarise_accuracy(results))
     lines = text.splitlines()
     assert lines[0].startswith("10 labels/class, real + shifts: +8.3")
     assert lines[0].endswith("helped in all 3 seeds")
     assert lines[1].endswith("mixed: better in 1 of 3 seeds")
     worse = [R(10, s, c, a) for s, (c, a) in enumerate([("real only", 0.5)] * 2)]
     worse += [R(10, 0, "real + shifts", 0.4), R(10, 1, "real + shifts", 0.45)]
-    assert augment.verdicts(augment.summarize(worse)).endswith("hurt in all 2 seeds")
+    verdict = augment.verdicts(augment.summarise_accuracy(worse))
+    assert verdict.endswith("hurt in all 2 seeds")

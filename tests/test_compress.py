@@ -98,8 +98,8 @@ def test_model_is_deterministic_and_sampling_continues_the_model():
     m1, m2 = textmodel.ContextMixer(cfg), textmodel.ContextMixer(cfg)
     textmodel.model_probabilities(TEXT, model=m1)
     textmodel.model_probabilities(TEXT, model=m2)
-    s1 = textmodel.sample(m1, 200, seed=3)
-    assert len(s1) == 200 and s1 == textmodel.sample(m2, 200, seed=3)
+    s1 = textmodel.generate_bytes(m1, 200, seed=3)
+    assert len(s1) == 200 and s1 == textmodel.generate_bytes(m2, 200, seed=3)
     assert s1.count(b" ") > 10  # it learned that this text has words
 
 
@@ -343,4 +343,4 @@ def test_compress_reports_ideal_length_costs_and_the_trained_model():
     assert stats["ideal_bits"] / 8 <= len(payload) <= stats["ideal_bits"] / 8 + 8
     assert stats["costs"].shape == (len(TEXT),)
     assert stats["costs"].sum() == pytest.approx(stats["ideal_bits"])
-    assert len(textmodel.sample(stats["model"], 50)) == 50
+    assert len(textmodel.generate_bytes(stats["model"], 50)) == 50

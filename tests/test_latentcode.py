@@ -95,7 +95,7 @@ def test_symbol_probability_is_the_gaussian_mass_of_the_bin():
 
 def test_code_length_is_minus_log2_of_the_probabilities_summed_per_image():
     q = torch.tensor([[0, 1, -1], [2, 0, 0]])
-    bits = lc.code_length_bits(q, 1.0)
+    bits = lc.latent_code_bits(q, 1.0)
     p = lc.symbol_probability(q, 1.0)
     assert bits.shape == (2,)
     assert torch.allclose(bits, -torch.log2(p).sum(1))
@@ -107,7 +107,7 @@ def test_frequencies_follow_the_probabilities_and_are_never_zero():
     p = lc.symbol_probability(torch.arange(-3, 4), 0.5).numpy()
     f = lc.symbol_frequencies(0.5)
     K = lc.symbol_bound(0.5)
-    assert np.allclose(f[K - 3:K + 4] / 2**lc.FREQ_BITS, p, atol=1e-6)
+    assert np.allclose(f[K - 3:K + 4] / 2**lc.TOTAL_FREQ_BITS, p, atol=1e-6)
 
 
 # ------------------------------------------------------------ entropy coding
@@ -120,13 +120,13 @@ def test_symbols_round_trip_through_the_coder(step, n, seed):
     rng = np.random.default_rng(seed)
     symbols = np.clip(np.round(rng.normal(0, 1 / step, n)), -K, K).astype(np.int64)
     symbols[:1] = K if n else symbols[:1]  # the extreme symbol decodes too
-    payload = lc.encode_symbols(symbols, step)
-    assert np.array_equal(lc.decode_symbols(payload, n, step), symbols)
+    payload = lc.encode_latent_symbols(symbols, step)
+    assert np.array_equal(lc.decode_latent_symbols(payload, n, step), symbols)
 
 
 def test_out_of_range_symbols_are_refused():
     with pytest.raises(GantutorError, match="quantise"):
-        lc.encode_symbols(np.array([lc.symbol_bound(1.0) + 1]), 1.0)
+        lc.encode_latent_symbols(np.array([lc.symbol_bound(1.0) + 1]), 1.0)
 
 
 def test_code_latents_counts_every_byte_and_decodes_exactly():
@@ -138,10 +138,10 @@ def test_code_latents_counts_every_byte_and_decodes_exactly():
         q = lc.quantise(z, prior, step)
         assert torch.equal(coded.symbols, q)  # decoded from the bytes
         assert torch.allclose(coded.z_hat, lc.dequantise(q, prior, step))
-        payload = lc.encode_symbols(q.numpy(), step)
+        payload = lc.encode_latent_symbols(q.numpy(), step)
         assert coded.set_bytes == lc.SET_HEADER_BYTES + len(payload)
         for i in (0, 17, 49):
-            one = lc.encode_symbols(q[i].numpy(), step)
+            one = lc.encode_latent_symbols(q[i].numpy(), step)
             assert coded.file_bytes[i] == lc.FILE_HEADER_BYTES + len(one)
             assert (coded.file_bytes[i] - lc.FILE_HEADER_BYTES) % 4 == 0
         # the range coder stays within a few words of the ideal code length

@@ -6,7 +6,7 @@ import hashlib
 import numpy as np
 import pytest
 
-from gantutor import codec, coder, data, pixelmodel, textnet
+from gantutor import codec, coder, data, pixelmodel, textnet, twopart
 from gantutor.errors import CorruptFileError, GantutorError
 
 TINY_PIXELS = pixelmodel.PixelConfig(radius=2, hidden=16, steps=30, batch_size=256)
@@ -46,7 +46,7 @@ def test_integer_model_is_close_to_the_float_model_and_ignores_batching(digits):
     import torch
 
     model = pixelmodel.train_pixel_model(digits, 17, TINY_PIXELS)
-    q = pixelmodel.quantize(model, digits)
+    q = pixelmodel.quantise(model, digits)
     padded = pixelmodel._pad(digits, 2)
     neigh = pixelmodel.neighbourhood(padded, 4, 3, 2)
     freqs = q.frequencies(neigh, 4, 3)
@@ -124,31 +124,31 @@ def test_gru_container_round_trip_and_other_machines_refused(monkeypatch):
 
 
 def test_two_part_counts_the_weights():
-    out = textnet.two_part_code_length(TEXT, TINY_GRU, steps=5)
+    out = twopart.two_part_code_length(TEXT, TINY_GRU, steps=5)
     assert out["parameters"] == textnet.num_parameters(textnet.new_model(TINY_GRU))
     # int8 weights compressed: a little under 8 bits each, plus the scales
     assert 4 * out["parameters"] < out["model_bits"] < 8.5 * out["parameters"] + 4000
     assert 0 < out["data_bits"] < 8 * len(TEXT) + 8
 
 
-def test_quantized_weights_round_trip():
+def test_quantised_weights_round_trip():
     model = textnet.new_model(TINY_GRU)
-    raw, scales = textnet.quantize_weights(model)
-    copy = textnet.load_quantized(textnet.new_model(TINY_GRU), raw, scales)
+    raw, scales = twopart.quantise_weights(model)
+    copy = twopart.load_quantised(textnet.new_model(TINY_GRU), raw, scales)
     for p, q in zip(model.parameters(), copy.parameters()):
         assert (p - q).abs().max() <= max(scales) / 2 + 1e-7
-    assert hashlib.sha256(textnet.quantize_weights(copy)[0]).digest() == \
+    assert hashlib.sha256(twopart.quantise_weights(copy)[0]).digest() == \
         hashlib.sha256(raw).digest()
 
 
 def test_sampling_is_reproducible():
     model = textnet.new_model(TINY_GRU)
-    a = textnet.sample(model, b"def ", 30, seed=1)
-    assert len(a) == 30 and a == textnet.sample(model, b"def ", 30, seed=1)
+    a = textnet.continue_bytes(model, b"def ", 30, seed=1)
+    assert len(a) == 30 and a == textnet.continue_bytes(model, b"def ", 30, seed=1)
 
 
 def test_two_part_code_as_real_bytes_round_trip():
-    payload, parts = textnet.two_part_encode(TEXT[:400], TINY_GRU, steps=5)
+    payload, parts = twopart.two_part_encode(TEXT[:400], TINY_GRU, steps=5)
     assert len(payload) == parts["model_bytes"] + parts["data_bytes"]
     assert parts["data_bits"] / 8 <= parts["data_bytes"] <= parts["data_bits"] / 8 + 16
-    assert textnet.two_part_decode(payload, 400, TINY_GRU) == TEXT[:400]
+    assert twopart.two_part_decode(payload, 400, TINY_GRU) == TEXT[:400]

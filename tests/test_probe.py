@@ -93,9 +93,9 @@ def test_compare_representations_table():
     assert [r.name for r in rows] == ["good", "bad"]
     assert rows[0].probe_accuracy == 1.0 and rows[0].cluster_accuracy == 1.0
     assert rows[1].probe_accuracy < 0.8
-    text = probe.format_table(rows, chance=0.5)
+    text = probe.format_probe_table(rows, chance=0.5)
     assert "good" in text and "100.0%" in text and "(chance)" in text
-    with_se = probe.format_table(rows, n=30)
+    with_se = probe.format_probe_table(rows, n=30)
     assert "100.0% ± 0.0%" in with_se
     assert probe.standard_error(0.9, 100) == pytest.approx(0.03)
     with pytest.raises(GantutorError, match="differ in number"):

@@ -39,13 +39,13 @@ def test_matched_rate_takes_the_best_point_that_spends_no_more():
     assert rd.lowest_rate(points, "JPEG").set_bytes == 40
     assert rd.at_rate(points, "gan", 5.0).set_bytes == 30  # 40 bytes = 5 bpp
     assert rd.at_rate(points, "gan", 1.0) is None
-    line = rd.summary_line(points, "gan")
+    line = rd.rd_summary_line(points, "gan")
     assert line == ("at_bpp=5.000 gantutor_psnr=17.00 jpeg_psnr=18.00 "
                     "gantutor_class_kept=0.920 jpeg_class_kept=0.900")
     with pytest.raises(GantutorError, match="no points for codec"):
         rd.lowest_rate(points, "WebP")
     with pytest.raises(GantutorError, match="coarser"):
-        rd.summary_line([point("JPEG", 5, 1, 1), point("gan", 10, 1, 1)], "gan")
+        rd.rd_summary_line([point("JPEG", 5, 1, 1), point("gan", 10, 1, 1)], "gan")
 
 
 def test_measure_scores_decoded_images_against_the_originals():
@@ -104,7 +104,7 @@ def test_pillow_points_and_the_table():
     points = rd.pillow_points("JPEG", (1, 90), x, y, FakeClassifier())
     assert [p.codec for p in points] == ["JPEG", "JPEG"]
     assert points[1].psnr > points[0].psnr and points[1].bpp() > points[0].bpp()
-    table = rd.format_table(points)
+    table = rd.format_rd_table(points)
     lines = table.splitlines()
     assert len(lines) == 4 and "bpp set" in lines[0] and "quality 90" in lines[3]
 

@@ -107,8 +107,9 @@ def fake_results():
     return out
 
 
-def test_summarize_means_and_standard_deviations():
-    rows = {(r["remedy"], r["dataset"]): r for r in remedies.summarize(fake_results())}
+def test_summarise_means_and_standard_deviations():
+    summary = remedies.summarise_coverage(fake_results())
+    rows = {(r["remedy"], r["dataset"]): r for r in summary}
     gan_ring = rows[("gan", "ring")]
     assert gan_ring["modes"] == 7 and gan_ring["modes_sd"] == pytest.approx(1.0)
     assert gan_ring["runs"] == 3
@@ -117,16 +118,16 @@ def test_summarize_means_and_standard_deviations():
 
 
 def test_best_target_table_and_last_line():
-    rows = remedies.summarize(fake_results())
+    rows = remedies.summarise_coverage(fake_results())
     assert remedies.best(rows) == "pacgan4"
     by = {(r["remedy"], r["dataset"]): r for r in rows}
     assert remedies.meets_target(by[("pacgan4", "ring")], by[("pacgan4", "grid")])
     assert not remedies.meets_target(by[("gan", "ring")], by[("gan", "grid")])
-    line = remedies.summary_line(rows)
+    line = remedies.coverage_summary_line(rows)
     assert LAST_LINE.match(line), line
     assert line == ("ring_best=8.00 ring_best_hq=95.0 grid_best=24.00 "
                     "grid_best_hq=93.0 best=pacgan4")
-    table = remedies.format_table(rows)
+    table = remedies.format_coverage_table(rows)
     assert ("| PacGAN4 (D sees 4 samples) (this course) | 3 | 1,000 x 256 | 2 | "
             "8.0 ± 0.0 |") in table
     assert ("| GAN (PacGAN Table 1) | 10 | 400,000 x 100 | – | 6.3 | 98.2 | 17.3 "
@@ -137,7 +138,7 @@ def test_best_target_table_and_last_line():
 
 
 def test_a_remedy_meeting_the_target_beats_one_with_more_modes():
-    rows = remedies.summarize(fake_results())
+    rows = remedies.summarise_coverage(fake_results())
     for r in rows:
         if r["remedy"] == "gan":
             r.update(modes=8.0 if r["dataset"] == "ring" else 25.0, hq=50.0)

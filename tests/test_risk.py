@@ -128,7 +128,7 @@ def test_train_classifier_with_sgd_and_adam(digits):
         assert curve.train[-1] < curve.train[0] - 0.3
         assert curve.val[-1] < curve.val[0]
         assert curve.train[-1] == pytest.approx(risk.risk(model, *train), rel=1e-6)
-    assert 0.5 < risk.accuracy(model, *val) <= 1.0
+    assert 0.5 < risk.fraction_correct(model, *val) <= 1.0
 
 
 def test_train_classifier_is_reproducible_and_full_batch_by_default(digits):

@@ -35,13 +35,13 @@ def test_d_step_moves_d_only_and_g_step_moves_g_only(nets):
     x_real, z = torch.randn(8, 2), torch.randn(8, 4)
     g0, d0 = params(G), params(D)
     x_fake = G(z)
-    loss_d, d_real, d_fake = steps.d_step(D, opt_d, d_loss_minimax, x_real,
+    loss_d, d_real, d_fake = steps.d_update(D, opt_d, d_loss_minimax, x_real,
                                           x_fake.detach())
     assert moved(d0, D) and unmoved(g0, G)
     assert d_real.shape == d_fake.shape == (8,)
     d_grads = [p.grad.clone() for p in D.parameters()]
     d1 = params(D)
-    steps.g_step(D, opt_g, g_loss_nonsaturating, x_fake, frozen=D)
+    steps.g_update(D, opt_g, g_loss_nonsaturating, x_fake, frozen=D)
     assert moved(g0, G) and unmoved(d1, D)
     # frozen: the G step computed no gradient for D's weights, and D is unfrozen again
     assert all(torch.equal(a, p.grad) for a, p in zip(d_grads, D.parameters()))
@@ -55,7 +55,7 @@ def test_g_step_unfreezes_d_when_the_step_fails(nets):
         raise RuntimeError("broken")
 
     with pytest.raises(RuntimeError, match="broken"):
-        steps.g_step(D, opt_g, broken_loss, G(torch.randn(8, 4)), frozen=D)
+        steps.g_update(D, opt_g, broken_loss, G(torch.randn(8, 4)), frozen=D)
     assert all(p.requires_grad for p in D.parameters())
 
 
@@ -71,7 +71,7 @@ def test_penalties_are_added_to_the_d_loss_in_order(nets):
         return term
 
     plain = d_loss_minimax(D(x_real), D(x_fake)).detach()
-    loss_d, _, _ = steps.d_step(D, opt_d, d_loss_minimax, x_real, x_fake,
+    loss_d, _, _ = steps.d_update(D, opt_d, d_loss_minimax, x_real, x_fake,
                                 penalties=[penalty(1.0), penalty(2.0)])
     assert seen == [(1.0, True, True, None), (2.0, True, True, None)]
     assert float(loss_d.detach()) == pytest.approx(float(plain) + 3.0)

@@ -285,7 +285,7 @@ def compress_images(images: np.ndarray, levels: int, cfg=None, device="cpu",
     if images.ndim != 3 or not len(images) or images.max() >= levels:
         raise GantutorError(f"images must be (N, H, W) integers below {levels}")
     model = pixelmodel.train_pixel_model(images, levels, cfg, device, on_step)
-    qmodel = pixelmodel.quantize(model, images)
+    qmodel = pixelmodel.quantise(model, images)
     raw_weights = qmodel.to_bytes()
     # code with exactly what the decoder will rebuild from the bytes it receives
     qmodel = pixelmodel.IntPixelModel.from_bytes(raw_weights, qmodel.layout())

@@ -8,8 +8,8 @@ A latent z (d numbers) is sent in three steps, each one function here:
    (:func:`quantise`); the decoder's latent is ẑ = μ + σ Δ q (:func:`dequantise`);
 3. code the symbols under the discretised Gaussian they follow,
    P(k) = Φ((k + ½)Δ) − Φ((k − ½)Δ) (:func:`symbol_probability`), which costs ideally
-   −Σ log2 P(q_j) bits (:func:`code_length_bits`) and really the bytes that the
-   package's range coder (:mod:`.coder`) writes (:func:`encode_symbols`).
+   −Σ log2 P(q_j) bits (:func:`latent_code_bits`) and really the bytes that the
+   package's range coder (:mod:`.coder`) writes (:func:`encode_latent_symbols`).
 
 :func:`code_latents` does all three for a set of latents, decodes the bytes again,
 checks that every symbol came back, and counts the bytes both ways: one stream for
@@ -35,7 +35,7 @@ SET_HEADER_BYTES = 5
 # Symbols are clamped to ±ceil(TAILS / Δ): beyond TAILS prior standard deviations.
 TAILS = 6.0
 # Quantisation steps (in prior standard deviations) from coarse to fine.
-STEPS = (4.0, 2.0, 1.5, 1.0, 0.7, 0.5, 0.35, 0.25, 0.1, 0.03, 0.01)
+QUANT_STEPS = (4.0, 2.0, 1.5, 1.0, 0.7, 0.5, 0.35, 0.25, 0.1, 0.03, 0.01)
 
 
 @dataclass
@@ -94,7 +94,7 @@ def symbol_probability(k: torch.Tensor, step: float) -> torch.Tensor:
     return upper - lower
 
 
-def code_length_bits(q: torch.Tensor, step: float) -> torch.Tensor:
+def latent_code_bits(q: torch.Tensor, step: float) -> torch.Tensor:
     """Ideal code length of each row of symbols, −Σ_j log2 P(q_j) bits, shape (N,)."""
     q = torch.as_tensor(q)
     return -torch.log2(symbol_probability(q, step)).reshape(len(q), -1).sum(1)
@@ -105,14 +105,14 @@ def code_length_bits(q: torch.Tensor, step: float) -> torch.Tensor:
 # into integer frequencies so that encoder and decoder hand the range coder
 # (gantutor.compression.coder, constriction's) exactly the same model.
 
-FREQ_BITS = 20  # frequencies sum to about 2**20; every symbol gets at least 1
+TOTAL_FREQ_BITS = 20  # frequencies sum to about 2**20; every symbol gets at least 1
 
 
 @functools.lru_cache(maxsize=64)
 def _frequencies(step: float) -> np.ndarray:
     K = symbol_bound(step)
     p = symbol_probability(torch.arange(-K, K + 1), step).numpy()
-    return np.maximum(1, np.round(p * 2**FREQ_BITS)).astype(np.int64)
+    return np.maximum(1, np.round(p * 2**TOTAL_FREQ_BITS)).astype(np.int64)
 
 
 def symbol_frequencies(step: float) -> np.ndarray:
@@ -120,7 +120,7 @@ def symbol_frequencies(step: float) -> np.ndarray:
     return _frequencies(float(step)).copy()
 
 
-def encode_symbols(symbols, step: float) -> bytes:
+def encode_latent_symbols(symbols, step: float) -> bytes:
     """Range-code integer symbols in −K..K (any shape, read row-major) into bytes."""
     from . import coder
 
@@ -132,8 +132,9 @@ def encode_symbols(symbols, step: float) -> bytes:
     return coder.encode_iid(s + K, _frequencies(float(step)))
 
 
-def decode_symbols(payload: bytes, count: int, step: float) -> np.ndarray:
-    """Decode ``count`` symbols from the bytes of :func:`encode_symbols` (int64)."""
+def decode_latent_symbols(payload: bytes, count: int, step: float) -> np.ndarray:
+    """Decode ``count`` symbols (int64) from the bytes of
+    :func:`encode_latent_symbols`."""
     from . import coder
 
     K = symbol_bound(step)
@@ -166,19 +167,19 @@ def code_latents(z: torch.Tensor, prior: GaussianPrior, step: float) -> CodedLat
     """
     q = quantise(z, prior, step)
     n, d = q.shape
-    stream = encode_symbols(q.numpy(), step)
-    decoded = decode_symbols(stream, n * d, step).reshape(n, d)
+    stream = encode_latent_symbols(q.numpy(), step)
+    decoded = decode_latent_symbols(stream, n * d, step).reshape(n, d)
     if not np.array_equal(decoded, q.numpy()):
         raise GantutorError("the range coder did not return the symbols it was given; "
                             "this is a bug, please report it")
     file_bytes = np.empty(n, dtype=np.int64)
     for i in range(n):
-        payload = encode_symbols(q[i].numpy(), step)
-        if not np.array_equal(decode_symbols(payload, d, step), q[i].numpy()):
+        payload = encode_latent_symbols(q[i].numpy(), step)
+        if not np.array_equal(decode_latent_symbols(payload, d, step), q[i].numpy()):
             raise GantutorError(f"image {i} did not decode to its symbols; this is a "
                                 "bug, please report it")
         file_bytes[i] = FILE_HEADER_BYTES + len(payload)
     symbols = torch.from_numpy(decoded)
     return CodedLatents(step, symbols, dequantise(symbols, prior, step),
                         SET_HEADER_BYTES + len(stream), file_bytes,
-                        code_length_bits(symbols, step))
+                        latent_code_bits(symbols, step))

@@ -29,7 +29,7 @@ from ..errors import GantutorError
 from . import coder
 
 ACT_MAX = 4095  # activations are integers in 0..4095 (12 bits)
-FREQ_BITS = 20  # the most likely level gets frequency 2**20
+PEAK_FREQ_BITS = 20  # the most likely level gets frequency 2**20
 _STEPS_PER_BIT = 64  # the exp table works in 1/64 of a bit
 # 2**(-1/64) * 2**32, rounded: the table below is built from it by integer arithmetic
 _HALF_STEP = 4248701447
@@ -37,7 +37,7 @@ _HALF_STEP = 4248701447
 
 def _exp2_table() -> np.ndarray:
     """EXP2[k] = floor(2**20 * 2**(-k/64)) for k = 0, 1, ... while >= 1 (integers)."""
-    out, v = [], 1 << (FREQ_BITS + 32)
+    out, v = [], 1 << (PEAK_FREQ_BITS + 32)
     while (v >> 32) >= 1:
         out.append(v >> 32)
         v = (v * _HALF_STEP) >> 32
@@ -222,7 +222,7 @@ class IntPixelModel:
                    int(layout["out_mult"]))
 
 
-def quantize(model: PixelMLP, images: np.ndarray, calib: int = 20000,
+def quantise(model: PixelMLP, images: np.ndarray, calib: int = 20000,
              seed: int = 0) -> IntPixelModel:
     """8-bit weights, 12-bit activations; shifts chosen on random pixels of images."""
     lin = [m for m in model.net if isinstance(m, nn.Linear)]
@@ -292,7 +292,7 @@ def decode_images(payload: bytes, qmodel: IntPixelModel, n: int) -> np.ndarray:
     return padded[:, r_pad:, r_pad: r_pad + w].copy()
 
 
-def sample(qmodel: IntPixelModel, n: int, seed: int = 0) -> np.ndarray:
+def sample_images(qmodel: IntPixelModel, n: int, seed: int = 0) -> np.ndarray:
     """Draw ``n`` images pixel by pixel from the model: the decoder's loop, with a
     random draw where the decoder would read the coded bits."""
     rng = np.random.default_rng(seed)

@@ -99,7 +99,7 @@ def latent_points(codec, x, y, classifier, steps=None, z=None,
                             "codec.fit_prior(training images) first")
     z = codec.find(x) if z is None else z
     points = []
-    for step in steps or latentcode.STEPS:
+    for step in steps or latentcode.QUANT_STEPS:
         coded = latentcode.code_latents(z, codec.prior, step)
         x_hat = to_8bit(gencodec.decode_latents(codec.decoder, coded.z_hat))
         points.append(measure(codec.name, f"step {step:g}", x, x_hat, y, classifier,
@@ -187,7 +187,7 @@ def rows_by_set(sets: dict, points: list[RDPoint]) -> list:
     return rows
 
 
-def format_table(points: list[RDPoint]) -> str:
+def format_rd_table(points: list[RDPoint]) -> str:
     """The points as a text table, one row per codec and setting."""
     wc = max([5] + [len(p.codec) for p in points])
     ws = max([7] + [len(p.setting) for p in points])
@@ -224,7 +224,7 @@ def at_rate(points: list[RDPoint], codec: str, bpp: float,
     return max(within, key=lambda p: p.bpp(accounting)) if within else None
 
 
-def summary_line(points: list[RDPoint], ours: str, baseline: str = "JPEG",
+def rd_summary_line(points: list[RDPoint], ours: str, baseline: str = "JPEG",
                  accounting: str = "set") -> str:
     """``at_bpp=… gantutor_psnr=… jpeg_psnr=… gantutor_class_kept=…
     jpeg_class_kept=…`` at the lowest rate the baseline reaches, with ``ours`` at its

@@ -126,8 +126,8 @@ class ContextMixer:
     """The online byte model. :meth:`run` codes, decodes or samples bytes.
 
     The model keeps learning from every byte it sees, so calling :meth:`run` again
-    continues from everything seen before (that is how :func:`sample` generates text
-    in the style of what the model has read).
+    continues from everything seen before (that is how :func:`generate_bytes` writes
+    text in the style of what the model has read).
     """
 
     def __init__(self, cfg: CMConfig | None = None):
@@ -299,7 +299,7 @@ def model_probabilities(data: bytes, cfg: CMConfig | None = None,
     return np.frombuffer(probs, dtype=np.uint16).copy()
 
 
-def sample(model: ContextMixer, n_bytes: int, seed: int = 0) -> bytes:
+def generate_bytes(model: ContextMixer, n_bytes: int, seed: int = 0) -> bytes:
     """Generate ``n_bytes`` bytes by drawing every bit from the model's own p.
 
     This is what the decoder does when it is fed random coded bits: sampling from a

@@ -22,7 +22,6 @@ import contextlib
 import functools
 import math
 import platform
-import struct
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -249,7 +248,7 @@ def prequential_decode(payload: bytes, n: int,
 # ------------------------------------------------- code lengths without the coder
 
 
-def code_length_bits(model: ByteGRU, data: bytes, start: int = 0,
+def gru_code_bits(model: ByteGRU, data: bytes, start: int = 0,
                      end: int | None = None) -> float:
     """-sum log2 p(x_t | x_<t) over data[start:end], in one parallel pass (the
     model reads the 64 bytes before ``start`` first)."""
@@ -269,7 +268,7 @@ def code_length_bits(model: ByteGRU, data: bytes, start: int = 0,
 def prequential_code_lengths(data: bytes, cfg: PrequentialConfig | None = None,
                              on_block=None) -> list[dict]:
     """Per-block code lengths of the prequential code (no bytes written): the same
-    schedule as :func:`prequential_encode`, measured by :func:`code_length_bits`."""
+    schedule as :func:`prequential_encode`, measured by :func:`gru_code_bits`."""
     cfg = cfg or PrequentialConfig()
     model, report = new_model(cfg), []
     for k, (start, end) in _block_models(len(data), cfg):
@@ -279,106 +278,11 @@ def prequential_code_lengths(data: bytes, cfg: PrequentialConfig | None = None,
             if not cfg.warm_start:
                 model = new_model(cfg)
             train_on(model, data[:start], cfg.steps, cfg, cfg.seed + k)
-            bits = code_length_bits(model, data, start, end)
+            bits = gru_code_bits(model, data, start, end)
         report.append({"start": start, "end": end, "bits": bits})
         if on_block is not None:
             on_block(report[-1])
     return report
-
-
-# ------------------------------------------------------------- the two-part code
-
-
-def quantize_weights(model: nn.Module) -> tuple[bytes, list[float]]:
-    """Every tensor as int8 values v with w ≈ v * scale, scale = max|w| / 127.
-
-    Returns the int8 bytes (tensor after tensor) and the scales (float32 each).
-    """
-    raw, scales = bytearray(), []
-    for p in model.parameters():
-        w = p.detach().double()
-        scale = float(np.float32(w.abs().max().item() / 127 or 1.0))
-        raw += torch.round(w / scale).clamp(-127, 127).to(torch.int8).numpy().tobytes()
-        scales.append(scale)
-    return bytes(raw), scales
-
-
-def load_quantized(model: nn.Module, raw: bytes, scales: list[float]) -> nn.Module:
-    """Set ``model``'s weights to the dequantised values v * scale."""
-    pos = 0
-    with torch.no_grad():
-        for p, scale in zip(model.parameters(), scales):
-            v = np.frombuffer(raw, np.int8, p.numel(), pos).astype(np.float32)
-            p.copy_(torch.from_numpy(v).reshape(p.shape) * np.float32(scale))
-            pos += p.numel()
-    return model.eval()
-
-
-@single_thread
-def two_part_code_length(data: bytes, cfg: PrequentialConfig | None = None,
-                         steps: int | None = None) -> dict:
-    """Train on all of ``data``, quantise, and measure both parts of the code:
-    model bits (the int8 weights compressed by the context-mixing coder, plus 32
-    bits per scale) and data bits (-sum log2 p with the quantised model)."""
-    from .codec import compress
-
-    cfg = cfg or PrequentialConfig()
-    model = train_on(new_model(cfg), data, cfg.steps if steps is None else steps, cfg,
-                     cfg.seed)
-    raw, scales = quantize_weights(model)
-    load_quantized(model, raw, scales)
-    model_bits = 8.0 * len(compress(raw)) + 32.0 * len(scales)
-    return {"model_bits": model_bits, "data_bits": code_length_bits(model, data),
-            "parameters": num_parameters(model), "model": model}
-
-
-@single_thread
-def two_part_encode(data: bytes, cfg: PrequentialConfig | None = None,
-                    steps: int | None = None) -> tuple[bytes, dict]:
-    """The two-part code as real bytes: train on ``data``, quantise, then write
-    [weights length][weights, compressed by the context mixer][scales, float32]
-    [data range-coded byte by byte with the quantised model]. Returns the payload
-    and {"model_bytes", "data_bytes", "data_bits"}."""
-    from .codec import compress
-
-    cfg = cfg or PrequentialConfig()
-    model = train_on(new_model(cfg), data, cfg.steps if steps is None else steps, cfg,
-                     cfg.seed)
-    raw, scales = quantize_weights(model)
-    load_quantized(model, raw, scales)
-    weights = compress(raw) + struct.pack(f"<{len(scales)}f", *scales)
-    rows: list = []
-    _code_block(model, b"", len(data), _replay(data, rows))
-    enc = coder.SymbolEncoder()
-    if rows:
-        freqs = np.stack(rows)
-        enc.encode(list(data), freqs)
-        picked = freqs[np.arange(len(data)), list(data)]
-        data_bits = float(-np.log2(picked / freqs.sum(1)).sum())
-    else:
-        data_bits = 0.0
-    coded = enc.payload()
-    payload = struct.pack("<I", len(weights)) + weights + coded
-    return payload, {"model_bytes": 4 + len(weights), "data_bytes": len(coded),
-                     "data_bits": data_bits}
-
-
-@single_thread
-def two_part_decode(payload: bytes, n: int,
-                    cfg: PrequentialConfig | None = None) -> bytes:
-    """Decode :func:`two_part_encode`: rebuild the quantised model from the weights
-    in the payload (no training), then decode the bytes one by one."""
-    from .codec import decompress
-
-    cfg = cfg or PrequentialConfig()
-    (n_weights,) = struct.unpack_from("<I", payload, 0)
-    model = new_model(cfg)
-    n_scales = len(list(model.parameters()))
-    blob = payload[4: 4 + n_weights - 4 * n_scales]
-    scales = struct.unpack_from(f"<{n_scales}f", payload, 4 + len(blob))
-    load_quantized(model, decompress(blob), list(scales))
-    dec = coder.SymbolDecoder(payload[4 + n_weights:])
-    return _code_block(model, b"", n, lambda freqs: int(dec.decode(freqs[None])[0]))
 
 
 # ---------------------------------------------------- machines and generation
@@ -406,7 +310,7 @@ def check_fingerprint(recorded: dict) -> None:
 
 
 @single_thread
-def sample(model: ByteGRU, prompt: bytes, n: int, temperature: float = 1.0,
+def continue_bytes(model: ByteGRU, prompt: bytes, n: int, temperature: float = 1.0,
            seed: int = 0) -> bytes:
     """Continue ``prompt`` by ``n`` bytes drawn from the model."""
     gen = torch.Generator().manual_seed(seed)
@@ -420,8 +324,3 @@ def sample(model: ByteGRU, prompt: bytes, n: int, temperature: float = 1.0,
             out.append(byte)
             logits, h = model(torch.tensor([[byte]]), h)
     return bytes(out)
-
-
-def two_part_bits(num_params: int, bits_per_param: float, data_nats: float) -> float:
-    """L = num_params * bits_per_param + data_nats / ln 2: model bits plus data bits."""
-    return num_params * bits_per_param + data_nats / math.log(2)

@@ -16,8 +16,8 @@ initialisation; only the extra images differ:
   published "GAN augmentation helps" results make without saying so.
 
 Repeated over several seeds (a different labelled subset, initialisation and batch
-order per seed); :func:`summarize` reports mean ± standard deviation and the paired
-difference to ``real only``.
+order per seed); :func:`summarise_accuracy` reports mean ± standard deviation and the
+paired difference to ``real only``.
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ def random_shift(x: torch.Tensor, max_shift: int, gen: torch.Generator) -> torch
     return out.permute(0, 3, 1, 2).contiguous()  # (B, H, W, C) -> (B, C, H, W)
 
 
-def train_classifier(x, y, num_classes: int, cfg: AugmentConfig, seed: int = 0,
+def train_cnn(x, y, num_classes: int, cfg: AugmentConfig, seed: int = 0,
                      x_extra=None, y_extra=None, shift: bool = False, device="cpu"):
     """Train the small CNN for ``cfg.steps`` Adam steps on the cross-entropy.
 
@@ -213,7 +213,7 @@ def augmentation_experiment(pool, test, cfg: AugmentConfig | None = None,
     for r, (n, seed) in enumerate(runs):
         idx = few_labels(y_pool, n, seed, K)
         x, y = x_pool[idx], y_pool[idx]
-        train = functools.partial(train_classifier, x, y, K, cfg, seed=seed,
+        train = functools.partial(train_cnn, x, y, K, cfg, seed=seed,
                                   device=device)
         acc = test_accuracy(train(), x_test, test.y)
         results.append(AugmentResult(n, seed, CONDITIONS[0], acc))
@@ -253,7 +253,7 @@ def _std(a: np.ndarray) -> float:
     return float(a.std(ddof=1)) if len(a) > 1 else math.nan
 
 
-def summarize(results: list[AugmentResult]) -> list[AugmentSummary]:
+def summarise_accuracy(results: list[AugmentResult]) -> list[AugmentSummary]:
     """Per (per_class, condition): mean ± std over seeds, paired differences."""
     out = []
     for n in sorted({r.per_class for r in results}):
@@ -308,7 +308,7 @@ def verdicts(summary: list[AugmentSummary]) -> str:
 
 def plot_summary(summary, ax=None, title=None):
     """Test accuracy (mean ± std over seeds) per condition, one group per number of
-    labelled images per class; ``summary`` from :func:`summarize`."""
+    labelled images per class; ``summary`` from :func:`summarise_accuracy`."""
     ns = sorted({s.per_class for s in summary})
     conditions = list(dict.fromkeys(s.condition for s in summary))
     if ax is None:

@@ -65,7 +65,7 @@ def d_step(G, D, opt_d, x_real: torch.Tensor, z: torch.Tensor,
     Minimises d_loss(D(x_real), D(sg[G(z)])), where sg (stop-gradient, ``.detach()``)
     keeps the update out of G. ``x_fake`` is returned still attached to G, for the
     generator step. stats: d_loss, d_real = mean D(x), d_fake = mean D(G(z)). The
-    update is train_gan's (:func:`gantutor.gan.steps.d_step`); a bug swaps one of its
+    update is train_gan's (:func:`gantutor.gan.steps.d_update`); a bug swaps one of its
     ingredients.
     """
     _check_bug(bug)
@@ -77,7 +77,7 @@ def d_step(G, D, opt_d, x_real: torch.Tensor, z: torch.Tensor,
     # without detach this backward pass also runs through G and frees G's graph, so
     # the G step's backward fails ("Trying to backward through the graph a second
     # time") unless retain_graph=True keeps the graph alive
-    loss_d, d_real, d_fake = steps.d_step(
+    loss_d, d_real, d_fake = steps.d_update(
         functools.partial(d_logits, D, bug=bug), opt_d, d_loss_fn, x_real, x_fake_d,
         retain_graph=bug == "no_detach_retain")
     stats = {"d_loss": loss_d.detach(), "d_real": torch.sigmoid(d_real.detach()).mean(),
@@ -96,11 +96,11 @@ def g_step(G, D, opt_g, x_fake: torch.Tensor, loss: str = "nonsaturating",
 
     Minimises g_loss(D(G(z))) (non-saturating: -E[log D(G(z))]) over G's weights only:
     D's weights are frozen (``requires_grad_(False)``) for the pass, a fixed judge
-    (:func:`gantutor.gan.steps.g_step`).
+    (:func:`gantutor.gan.steps.g_update`).
     """
     _check_bug(bug)
     _, g_loss_fn = get_losses(loss)
-    loss_g = steps.g_step(functools.partial(d_logits, D, bug=bug), opt_g, g_loss_fn,
+    loss_g = steps.g_update(functools.partial(d_logits, D, bug=bug), opt_g, g_loss_fn,
                           x_fake, frozen=D)
     return loss_g.detach()
 

@@ -6,7 +6,7 @@ shared set-up for the 2-D mixtures (:data:`BASE_MODEL`, :data:`BASE_TRAIN`).
 :func:`run_remedy` trains one and scores it the way VEEGAN and PacGAN do
 (:func:`gantutor.evaluation.metrics.mode_coverage` on 2,500 samples);
 :func:`coverage_table` repeats that over remedies, mixtures and seeds, and
-:func:`format_table` prints the means next to the published numbers
+:func:`format_coverage_table` prints the means next to the published numbers
 (:data:`PUBLISHED`).
 """
 
@@ -47,7 +47,7 @@ BASE_MODEL = {"z_dim": 2, "hidden": (128, 128, 128), "g_activation": "relu",
               "batch_norm": True}
 BASE_TRAIN = {"batch_size": 256, "lr": 1e-3, "lr_decay": 0.5,
               "loss": "nonsaturating"}
-STEPS = 4000  # generator updates per run in the benchmark
+TRAIN_STEPS = 4000  # generator updates per run in the benchmark
 
 REMEDIES = {
     "gan_minimax": Remedy(
@@ -111,7 +111,7 @@ def get_remedy(name: str) -> Remedy:
                             f"{', '.join(REMEDIES)}") from None
 
 
-def build(remedy: str, dataset: str, seed: int = 0, steps: int = STEPS,
+def build(remedy: str, dataset: str, seed: int = 0, steps: int = TRAIN_STEPS,
           device: str = "cpu", **overrides):
     """(G, D, cfg, data) for one remedy on the ``ring`` or ``grid`` mixture.
 
@@ -131,7 +131,7 @@ def build(remedy: str, dataset: str, seed: int = 0, steps: int = STEPS,
     return G, D, TrainConfig(**settings), data
 
 
-def train_settings(remedy: str, steps: int = STEPS) -> dict:
+def train_settings(remedy: str, steps: int = TRAIN_STEPS) -> dict:
     """A remedy's TrainConfig fields: the shared ones, its own, and its number of
     steps (``steps`` times its ``steps_scale``)."""
     r = get_remedy(remedy)
@@ -143,7 +143,7 @@ def score(G, data, seed: int = 0, n: int = N_EVAL):
     return mode_coverage(sample(G, n, seed=seed), data.modes, data.std)
 
 
-def run_remedy(remedy: str, dataset: str, seed: int = 0, steps: int = STEPS,
+def run_remedy(remedy: str, dataset: str, seed: int = 0, steps: int = TRAIN_STEPS,
                device: str = "cpu") -> dict:
     """Train one remedy on one mixture with one seed and score it.
 
@@ -175,7 +175,7 @@ def _cost(remedy: str) -> float:
 
 
 def coverage_table(remedies=None, datasets=("ring", "grid"), seeds=(0, 1, 2),
-                   steps: int = STEPS, workers: int = 1, device: str = "cpu",
+                   steps: int = TRAIN_STEPS, workers: int = 1, device: str = "cpu",
                    on_result=None) -> list[dict]:
     """Run every remedy x dataset x seed; returns the per-run results.
 
@@ -208,7 +208,7 @@ def coverage_table(remedies=None, datasets=("ring", "grid"), seeds=(0, 1, 2),
     return [done[i] for i in range(len(jobs))]
 
 
-def summarize(results: list[dict]) -> list[dict]:
+def summarise_coverage(results: list[dict]) -> list[dict]:
     """Means (and sample standard deviations) over seeds, one row per remedy x data."""
     groups: dict = {}
     for r in results:
@@ -261,7 +261,7 @@ def best(rows: list[dict]) -> str | None:
     return max(sorted(complete), key=key)
 
 
-def format_table(rows: list[dict], published: bool = True) -> str:
+def format_coverage_table(rows: list[dict], published: bool = True) -> str:
     """A markdown table: ours (mean ± sd over seeds), then the published rows.
 
     Each row says what it cost: generator updates x batch size, and for our runs the
@@ -299,7 +299,7 @@ def format_table(rows: list[dict], published: bool = True) -> str:
     return "\n".join(lines)
 
 
-def summary_line(rows: list[dict]) -> str:
+def coverage_summary_line(rows: list[dict]) -> str:
     """The benchmark's last line: the best remedy's means on both mixtures."""
     name = best(rows)
     if name is None:

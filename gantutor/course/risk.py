@@ -153,7 +153,7 @@ def risk(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
 
 
 @torch.no_grad()
-def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+def fraction_correct(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     """Fraction of examples whose most probable class is the label."""
     was_training = model.training
     model.eval()

@@ -244,7 +244,7 @@ def reference_loop(G, D, data, cfg: TrainConfig, on_step=None) -> None:
     and ``.item()`` on five statistics every step. Same networks, batch and data as
     ``train_gan``; ``on_step(step)`` every ``cfg.log_every`` steps.
     """
-    # the tutorial's naive step, copied on purpose (not gantutor.gan.steps.gan_step)
+    # the tutorial's naive step, copied on purpose (not gantutor.gan.steps.gan_update)
     from torch.utils.data import DataLoader, TensorDataset
 
     device = resolve_device(cfg.device)
@@ -298,7 +298,7 @@ def minimal_loop(G, D, data, cfg: TrainConfig, on_step=None) -> None:
     """``train_gan``'s algorithm and nothing else: the baseline for its overhead.
 
     Data on the device, index-slice batches and noise from one seeded generator,
-    train_gan's step (:func:`gantutor.gan.steps.gan_step`: logit losses, the fake
+    train_gan's step (:func:`gantutor.gan.steps.gan_update`: logit losses, the fake
     batch reused, D frozen in G's step), fused Adam, optional bf16 autocast and
     channels-last, as ``train_gan`` does; no loss accumulation, NaN check, progress
     bar, history or checkpoints. With the same seed it computes exactly what
@@ -327,7 +327,7 @@ def minimal_loop(G, D, data, cfg: TrainConfig, on_step=None) -> None:
         with autocast:
             x_real, _ = batches.next()
             z = torch.randn(cfg.batch_size, G.z_dim, device=device, generator=gen)
-            steps.gan_step(G, D, opt_g, opt_d, d_loss_fn, g_loss_fn, x_real, z)
+            steps.gan_update(G, D, opt_g, opt_d, d_loss_fn, g_loss_fn, x_real, z)
         if on_step is not None and step % cfg.log_every == 0:
             on_step(step)
 

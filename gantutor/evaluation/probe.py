@@ -229,7 +229,7 @@ def standard_error(accuracy: float, n: int) -> float:
     return (accuracy * (1 - accuracy) / n) ** 0.5
 
 
-def format_table(rows: list[RepresentationScore], chance: float | None = None,
+def format_probe_table(rows: list[RepresentationScore], chance: float | None = None,
                  n: int | None = None) -> str:
     """The comparison as a plain-text table, accuracies in percent; with ``n`` (the
     number of test images) each accuracy gets ± one binomial standard error."""

@@ -24,7 +24,7 @@ def update(opt: torch.optim.Optimizer, loss: torch.Tensor,
     opt.step()
 
 
-def d_step(D: Callable, opt_d, d_loss: Callable, x_real: torch.Tensor,
+def d_update(D: Callable, opt_d, d_loss: Callable, x_real: torch.Tensor,
            x_fake: torch.Tensor, y_real=None, y_fake=None, *,
            penalties: Sequence[Callable] = (), retain_graph: bool = False):
     """One discriminator update; returns (loss_d, d_real, d_fake), the last two D's
@@ -44,7 +44,7 @@ def d_step(D: Callable, opt_d, d_loss: Callable, x_real: torch.Tensor,
     return loss_d, d_real, d_fake
 
 
-def g_step(D: Callable, opt_g, g_loss: Callable, x_fake: torch.Tensor, y_fake=None,
+def g_update(D: Callable, opt_g, g_loss: Callable, x_fake: torch.Tensor, y_fake=None,
            *, frozen: torch.nn.Module | None = None) -> torch.Tensor:
     """One generator update on fakes still attached to G; returns the G loss.
 
@@ -64,7 +64,7 @@ def g_step(D: Callable, opt_g, g_loss: Callable, x_fake: torch.Tensor, y_fake=No
     return loss_g
 
 
-def gan_step(G, D, opt_g, opt_d, d_loss: Callable, g_loss: Callable,
+def gan_update(G, D, opt_g, opt_d, d_loss: Callable, g_loss: Callable,
              x_real: torch.Tensor, z: torch.Tensor):
     """One D update, then one G update on the same fakes: the plain GAN step
     (unconditional, no penalties), as ``train_gan`` takes it with ``d_steps=1``.
@@ -72,8 +72,8 @@ def gan_step(G, D, opt_g, opt_d, d_loss: Callable, g_loss: Callable,
     Returns (loss_d, loss_g, d_real, d_fake), the last two D's logits.
     """
     x_fake = G(z)  # (B, z_dim) -> (B, *shape)
-    loss_d, d_real, d_fake = d_step(D, opt_d, d_loss, x_real, x_fake.detach())
-    loss_g = g_step(D, opt_g, g_loss, x_fake, frozen=D)
+    loss_d, d_real, d_fake = d_update(D, opt_d, d_loss, x_real, x_fake.detach())
+    loss_g = g_update(D, opt_g, g_loss, x_fake, frozen=D)
     return loss_d, loss_g, d_real, d_fake
 
 

@@ -280,14 +280,14 @@ class _Run:
         else:
             with torch.no_grad():
                 x_fake, y_fake = self.fresh_fakes()
-        loss_d, d_real, d_fake = steps.d_step(
+        loss_d, d_real, d_fake = steps.d_update(
             self.D_run, self.opt_d, self.d_loss, x_real, x_fake.detach(),
             y_real if self.conditional else None, y_fake, penalties=self.penalties)
         return loss_d, d_real, d_fake, x_fake, y_fake
 
     def g_step(self, x_fake, y_fake):
         """One generator update on fakes attached to G; returns the G loss."""
-        return steps.g_step(self.D_g, self.opt_g, self.g_loss, x_fake, y_fake,
+        return steps.g_update(self.D_g, self.opt_g, self.g_loss, x_fake, y_fake,
                             frozen=None if self.cfg.compile else self.D)
 
     def set_learning_rates(self, step: int) -> None:

@@ -5,7 +5,7 @@ The prequential blocks and a two-part code's length.
 
 import math
 
-from ...compression import textnet
+from ...compression import textnet, twopart
 from .core import Case, Mistake, Spec, exercise
 
 
@@ -65,7 +65,7 @@ def two_part_bits():
 
         L = num_params · bits_per_param + data_nats / ln 2."""
     return Spec(
-        reference=textnet.two_part_bits,
+        reference=twopart.two_part_bits,
         cases=_two_part_cases,
         mistakes=[
             Mistake(lambda n, b, d: n * b + d, "the data's log-loss is in nats; "
