@@ -1,1 +1,18 @@
-"""gantutor.compression."""
+"""Compression you can measure in bytes: models' probabilities turned into codes.
+
+- ``coder``: the range coder (constriction) and the container format with its
+  checksums; every other module here writes through it.
+- ``textmodel``: the context-mixing byte model, integer arithmetic, trained online.
+- ``textnet``: a byte-level GRU and its prequential code; ``twopart``: the GRU's
+  two-part code (weights, then data).
+- ``pixelmodel``: an autoregressive pixel model for images.
+- ``codec``: ``compress``/``decompress`` (the container, dispatching to ``cm`` or
+  ``gru``), files, and the general-purpose baselines (gzip, bz2, xz, PNG).
+- ``latentcode``, ``gencodec``: lossy compression with a generator (latents found by
+  inversion or an encoder, quantised and entropy-coded); ``imagecodec``: JPEG and WebP
+  baselines; ``ratedistortion``: the measured trade-off.
+
+May import: the foundations, ``gantutor.gan`` and ``gantutor.evaluation`` (the
+generative codec uses generators and the offline judge). Nothing here imports
+``course`` or ``cli``.
+"""
