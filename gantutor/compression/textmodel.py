@@ -202,6 +202,9 @@ class ContextMixer:
         integer in 1..4095, and learns from the bit it returns: the encoder returns the
         data's bit (and records p), the decoder returns the bit it decodes with p, a
         sampler returns a random bit drawn with p.
+
+        One long body on purpose: the tables live in local variables and nothing is
+        called per bit, because in pure Python each call per bit costs speed.
         """
         cfg = self.cfg
         mask = (1 << cfg.table_bits) - 1
