@@ -194,7 +194,9 @@ def load_state(module: torch.nn.Module, state_dict: dict, what: str, path) -> No
     try:
         module.load_state_dict(state_dict)
     except (RuntimeError, TypeError, AttributeError) as err:
-        detail = str(err).splitlines()[0]
+        # the first line is "Error(s) in loading state_dict for X:", the next says which
+        lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
+        detail = lines[1] if len(lines) > 1 and lines[0].endswith(":") else lines[0]
         raise GantutorError(
             f"{path}: the {what} in this checkpoint does not fit the model being "
             f"trained ({detail[:200]}). It was written for another --model, --dataset "

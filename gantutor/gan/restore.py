@@ -71,18 +71,20 @@ EVALUATE_KEYS = ("G", "G_spec", "dataset", "data_split", "data_part")
 RESUME_KEYS = ("G", "D", "opt_g", "opt_d", "step", "history", "rng", "batches")
 
 # a network description's settings -> (what it should be, test)
+_SIZE = f"from 1 to {_MAX_SIZE:,}"
 SPEC_SETTINGS = {
-    "shape": ("1 to 3 sizes", lambda v: isinstance(v, (tuple, list))
+    "shape": (f"1 to 3 sizes {_SIZE}", lambda v: isinstance(v, (tuple, list))
               and 1 <= len(v) <= 3 and all(_is_int(s, 1, _MAX_SIZE) for s in v)),
-    "z_dim": ("a size", lambda v: _is_int(v, 1, _MAX_SIZE)),
-    "hidden": ("up to 32 layer widths", lambda v: isinstance(v, (tuple, list))
+    "z_dim": (f"a size {_SIZE}", lambda v: _is_int(v, 1, _MAX_SIZE)),
+    "hidden": (f"up to 32 layer widths {_SIZE}", lambda v: isinstance(v, (tuple, list))
                and len(v) <= 32 and all(_is_int(h, 1, _MAX_SIZE) for h in v)),
-    "num_classes": ("a count", lambda v: _is_int(v, 0, _MAX_SIZE)),
+    "num_classes": (f"a count from 0 to {_MAX_SIZE:,}",
+                    lambda v: _is_int(v, 0, _MAX_SIZE)),
     "out_activation": ("'tanh' or 'none'", lambda v: v in ("tanh", "none")),
     "batch_norm": ("True or False", lambda v: type(v) is bool),
     "activation": ("'leaky_relu' or 'relu'", lambda v: v in ("leaky_relu", "relu")),
-    "width": ("a size", lambda v: _is_int(v, 1, _MAX_SIZE)),
-    "pack": ("a count", lambda v: _is_int(v, 1, _MAX_SIZE)),
+    "width": (f"a size {_SIZE}", lambda v: _is_int(v, 1, _MAX_SIZE)),
+    "pack": (f"a count {_SIZE}", lambda v: _is_int(v, 1, _MAX_SIZE)),
     "spectral_norm": ("True or False", lambda v: type(v) is bool),
 }
 
@@ -114,7 +116,7 @@ def check_spec(spec: dict, what: str, path) -> None:
         rule, test = SPEC_SETTINGS[name]
         if not test(value):
             raise _damaged(path, f"the {what}'s {name}={str(value)[:60]} is not "
-                                 f"{rule} (each at most {_MAX_SIZE:,})")
+                                 f"{rule}")
 
 
 def network(state: dict, key: str, path) -> torch.nn.Module:
