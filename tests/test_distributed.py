@@ -6,6 +6,7 @@ import torch
 
 import gantutor as gt
 from gantutor import distributed
+from gantutor.checkpoint import load_checkpoint
 from gantutor.cli import main
 from gantutor.errors import GantutorError
 
@@ -76,7 +77,7 @@ def test_batch_norm_statistics_are_averaged_over_processes(two_ranks):
     mean = "net.3.running_mean"  # the discriminator's batch norm
     assert torch.equal(r0["dcgan_D"][mean], r1["dcgan_D"][mean])
     assert r0["dcgan_D"][mean].abs().sum() > 0
-    saved = torch.load(two_ranks[0] / "dcgan" / "checkpoint.pt", weights_only=True)
+    saved = load_checkpoint(two_ranks[0] / "dcgan" / "checkpoint.pt")
     assert torch.equal(saved["D"][mean], r0["dcgan_D"][mean])
 
 
@@ -104,7 +105,7 @@ def test_torchrun_command_line(tmp_path, capsys):
                               "train --ddp")
     assert printed.count("trained to step 4") == 1  # rank 0 only
     assert "2 processes (cpu)" in printed
-    state = torch.load(tmp_path / "two" / "checkpoint.pt", weights_only=True)
+    state = load_checkpoint(tmp_path / "two" / "checkpoint.pt")
     assert state["step"] == 4 and state["config"]["ddp"] is True
     ckpt = tmp_path / "two" / "checkpoint.pt"
     assert distributed.weight_difference(ckpt, ckpt) == 0.0

@@ -50,7 +50,7 @@ def test_nan_stops_with_step_and_keeps_last_good_checkpoint(tmp_path):
     tiny_run(tmp_path, 10, data=good)
     before = (tmp_path / "checkpoint.pt").read_bytes()
     bad = dataclasses.replace(good, x=torch.full_like(good.x, float("nan")))
-    with pytest.raises(NonFiniteLossError, match="step 11.*last good checkpoint"):
+    with pytest.raises(NonFiniteLossError, match="step 11.*values, step 10, is kept"):
         tiny_run(tmp_path, 20, resume=True, data=bad)
     assert (tmp_path / "checkpoint.pt").read_bytes() == before
 

@@ -94,9 +94,9 @@ def _real_vs_real(args, name):
     return data, real, fake, real[:q], real[q:2 * q], None, notes
 
 
-def _from_checkpoint(args, name, state, device):
+def _from_checkpoint(args, name, state, G, device):
     from ..data import holdout_split, load_dataset
-    from ..gan.train import load_generator, sample
+    from ..gan.train import sample
 
     notes = []
     split = args.split or state.get("data_split")
@@ -105,6 +105,10 @@ def _from_checkpoint(args, name, state, device):
         notes.append("the checkpoint does not record its training split: assuming "
                      "--split auto (what `gantutor train` uses by default)")
     data = load_dataset(name, split, root=args.data_dir)
+    if tuple(G.shape) != tuple(data.shape):
+        raise GantutorError(f"{args.checkpoint} makes {tuple(G.shape)} samples, but "
+                            f"{name} images are {tuple(data.shape)}; give the "
+                            "--dataset it was trained on")
     part = state.get("data_part")
     if part and args.split in (None, data.split):
         members, held = holdout_split(data, part["fraction"], part["seed"])
@@ -125,7 +129,6 @@ def _from_checkpoint(args, name, state, device):
     if n < args.n:
         notes.append(f"--n {args.n:,} reduced to {n:,}: the training images number "
                      f"{len(members):,}")
-    G = load_generator(args.checkpoint, device)
     fake = sample(G, n, seed=args.seed, device=device)
     real = _subset(members.x, n, args.seed)
     if held is None:
@@ -141,16 +144,19 @@ def run(args) -> int:
     from ..env import resolve_device
     from ..evaluation.classifier import get_classifier
     from ..evaluation.report import evaluate_images, evaluate_mixture
-    from ..gan.train import load_generator, sample
+    from ..gan.restore import EVALUATE_KEYS, check_keys, network
+    from ..gan.train import sample
 
     if args.n < args.k + 1:
         raise GantutorError(f"--n {args.n} is too small: it needs more than --k "
                             f"{args.k} samples (10,000 is the usual size)")
     device = resolve_device(args.device)
     t0 = time.perf_counter()
-    state = None
-    if args.checkpoint is not None:
+    state = G = None
+    if args.checkpoint is not None:  # read and checked before any real work
         state = load_checkpoint(args.checkpoint)
+        check_keys(state, args.checkpoint, EVALUATE_KEYS)
+        G = network(state, "G", args.checkpoint).to(device)
     name = args.dataset or (state or {}).get("dataset")
     if name is None:
         raise GantutorError("say which data to compare with: --dataset NAME")
@@ -159,11 +165,14 @@ def run(args) -> int:
                             f"not {name}; drop --dataset or give the right one")
     if name in MIXTURE_DATASETS:
         mixture = load_dataset(name, "train")
+        if G is not None and tuple(G.shape) != tuple(mixture.shape):
+            raise GantutorError(f"{args.checkpoint} makes {tuple(G.shape)} samples, "
+                                f"not 2-D points; give the --dataset it was trained "
+                                "on")
         if args.real:
             fake = load_dataset(name, "test").x[:args.n]
         else:
-            fake = sample(load_generator(args.checkpoint, device), args.n,
-                          seed=args.seed, device=device)
+            fake = sample(G, args.n, seed=args.seed, device=device)
         result = evaluate_mixture(fake, mixture)
         print(result.table())
         print(result.line())
@@ -173,7 +182,7 @@ def run(args) -> int:
         data, real, fake, members, held, training, notes = _real_vs_real(args, name)
     else:
         data, real, fake, members, held, training, notes = _from_checkpoint(
-            args, name, state, device)
+            args, name, state, G, device)
     print(dataset_report(data))
     result = evaluate_images(fake, real, classifier, members, held, k=args.k,
                              dataset=name, training=training)

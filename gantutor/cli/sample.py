@@ -26,7 +26,8 @@ def run(args) -> int:
 
     from .. import plot
     from ..checkpoint import atomic_write
-    from ..gan.train import load_generator, sample
+    from ..gan.restore import load_generator
+    from ..gan.train import sample
 
     suffix = args.out.suffix.lower()
     if suffix not in (".png", ".npy"):

@@ -20,13 +20,23 @@ from pathlib import Path
 
 import torch
 
-from ..checkpoint import load_checkpoint, load_state, save_checkpoint
+from ..checkpoint import (
+    count_non_finite,
+    load_checkpoint,
+    load_state,
+    remove_leftover_temporaries,
+    save_checkpoint,
+)
 from ..data import Batches
 from ..env import bf16_supported, resolve_device
 from ..errors import GantutorError
-from . import distributed, steps
+from . import distributed, restore, steps
 from .config import TrainConfig
 from .losses import get_losses, gradient_penalty, r1_penalty
+from .restore import load_discriminator, load_generator  # noqa: F401 (gt. names)
+
+# the files a run writes in its folder (their temporaries are cleaned up on start)
+RUN_FILES = ("checkpoint.pt", "history.csv", "samples.png", "history.png")
 
 
 @dataclass
@@ -72,7 +82,8 @@ class History:
 
 
 class NonFiniteLossError(GantutorError):
-    """A loss became NaN or infinite; the last good checkpoint is kept."""
+    """A loss, weight or optimiser state became NaN or infinite; the run stops and
+    the last checkpoint with finite values is kept."""
 
 
 def precision(device: torch.device, amp: bool):
@@ -115,12 +126,14 @@ def train_gan(G, D, data, cfg: TrainConfig | None = None, out: str | Path | None
     """Train generator ``G`` against discriminator ``D`` on ``data``; return history.
 
     data: an ImageData/MixtureData (or any object with ``.x`` and ``.y`` tensors).
-    out: folder for ``checkpoint.pt`` (atomically written every ``checkpoint_every``
-        steps and at the end); None writes nothing.
+    out: folder for ``checkpoint.pt`` (checksummed, atomically written every
+        ``checkpoint_every`` steps and at the end, only while every weight and
+        optimiser state is finite); None writes nothing.
     on_step: called as ``on_step(step, history)`` every ``log_every`` steps (live
         plots; on the main process only).
-    resume: True resumes from ``out/checkpoint.pt`` if it exists; a path resumes from
-        that file. The resumed run continues exactly as the uninterrupted one would.
+    resume: True resumes from ``out/checkpoint.pt`` (an error if there is none); a
+        path resumes from that file. The resumed run continues exactly as the
+        uninterrupted one would; a checkpoint already past ``cfg.steps`` is refused.
     """
     from tqdm.auto import tqdm
 
@@ -185,6 +198,9 @@ class _Run:
         self.opt_d = adam(D.parameters(), cfg.lr_d or cfg.lr, cfg.betas, self.device)
         self.history, self.start = History(), 0
         self.ckpt_path = Path(out) / "checkpoint.pt" if out is not None else None
+        self.kept = None  # the step of the finite checkpoint in ckpt_path, if any
+        if out is not None and self.main:  # what a kill mid-write left behind
+            remove_leftover_temporaries(out, RUN_FILES)
         self._resume(resume)
         self._wrap()
         self.penalties = self._penalties()
@@ -206,22 +222,37 @@ class _Run:
 
     def _resume(self, resume) -> None:
         """Continue from a checkpoint: weights, optimisers, noise, batches, history."""
-        path = None
-        if resume is True and self.ckpt_path is not None and self.ckpt_path.exists():
-            path = self.ckpt_path
-        elif resume not in (False, True, None):
-            path = Path(resume)
-        if path is None:
+        if resume in (False, None):
             return
+        if resume is True:
+            if self.ckpt_path is None:
+                raise GantutorError("resume=True needs out, the folder of the run to "
+                                    "continue")
+            path = self.ckpt_path
+            if not path.exists():
+                raise GantutorError(
+                    f"there is no checkpoint {path} to resume from: check the folder, "
+                    "or start a new run there without --resume (resume=False)")
+        else:
+            path = Path(resume)
         state = load_checkpoint(path, map_location=self.device)
+        restore.check_keys(state, path, restore.RESUME_KEYS)
+        step = restore.checkpoint_step(state, path, self.cfg.steps)
+        history = restore.history_columns(state["history"], History.COLUMNS, path)
         load_state(self.G, state["G"], "generator", path)
         load_state(self.D, state["D"], "discriminator", path)
-        self.opt_g.load_state_dict(state["opt_g"])
-        self.opt_d.load_state_dict(state["opt_d"])
-        self.gen.set_state(state["rng"].cpu())
-        self.batches.load_state_dict(state["batches"])
-        self.history = History.from_dict(state["history"])
-        self.start = state["step"]
+        restore.check_finite(list(state["G"].values()) + list(state["D"].values()),
+                             "networks", path, "it cannot be resumed")
+        restore.load_optimiser(self.opt_g, state["opt_g"], "generator's optimiser",
+                               path)
+        restore.load_optimiser(self.opt_d, state["opt_d"],
+                               "discriminator's optimiser", path)
+        restore.load_rng(self.gen, state["rng"], path)
+        restore.load_batches(self.batches, state["batches"], path)
+        self.history = History.from_dict(history)
+        self.start = step
+        if path == self.ckpt_path:
+            self.kept = step
 
     def _wrap(self) -> None:
         """The networks as the steps call them: each in its own DDP, which averages
@@ -306,13 +337,7 @@ class _Run:
         cfg = self.cfg
         values, bad_step = self.window.reduce(done, cfg.steps + 1, cfg.ddp)
         if bad_step <= cfg.steps:
-            kept = (f"; the last good checkpoint is kept in {self.ckpt_path}"
-                    if self.ckpt_path is not None and self.ckpt_path.exists() else "")
-            raise NonFiniteLossError(
-                f"a loss became NaN or infinite at step {bad_step}{kept}. Likely "
-                "fixes: lower --lr (e.g. halve it), use --loss nonsaturating or "
-                "hinge, or add a gradient penalty; bf16 autocast can also overflow."
-            )
+            raise self.non_finite(f"a loss became NaN or infinite at step {bad_step}")
         self.history.append(done, values)
         if self.main and cfg.snapshot_every and (done % cfg.snapshot_every == 0
                                                  or done == cfg.steps):
@@ -323,14 +348,45 @@ class _Run:
             self.checkpoint(done)
         return values
 
+    def non_finite(self, what: str) -> NonFiniteLossError:
+        """The error that stops a diverged run: what broke, the checkpoint kept."""
+        if self.ckpt_path is None:
+            kept = ""
+        elif self.kept is None:
+            kept = "; no checkpoint was kept (none had been written with finite values)"
+        else:
+            kept = (f"; the last checkpoint with finite values, step {self.kept}, is "
+                    f"kept in {self.ckpt_path}")
+        return NonFiniteLossError(
+            f"{what}{kept}. Likely fixes: lower --lr (e.g. halve it), use --loss "
+            "nonsaturating or hinge, or add a gradient penalty; bf16 autocast can "
+            "also overflow.")
+
     def checkpoint(self, step: int) -> None:
-        """Write ``checkpoint.pt`` (atomically; on the main process only)."""
+        """Write ``checkpoint.pt`` (checksummed, atomically; on the main process
+        only), if every weight and optimiser state is finite; else stop the run."""
         G, D = self.G, self.D
         if self.cfg.ddp:  # batch norm running statistics: the mean over the processes
             distributed.average_buffers(G)
             distributed.average_buffers(D)
-        if not self.main:
-            return
+        values = [*G.state_dict().values(), *D.state_dict().values(),
+                  *(v for opt in (self.opt_g, self.opt_d)
+                    for kept in opt.state.values() for v in kept.values()
+                    if isinstance(v, torch.Tensor))]
+        bad = count_non_finite(values).float()
+        if self.cfg.ddp:  # every process stops, or none
+            bad = distributed.mean_over_ranks(bad.to(self.device))
+        if bad.item() > 0:
+            raise self.non_finite(
+                f"the weights or optimiser states held NaN or infinite values at step "
+                f"{step} (the losses logged before it were finite), so that "
+                "checkpoint was not written")
+        if self.main:
+            self._save(step)
+        self.kept = step
+
+    def _save(self, step: int) -> None:
+        G, D = self.G, self.D
         save_checkpoint(self.ckpt_path, {
             "G": G.state_dict(), "D": D.state_dict(),
             "G_spec": getattr(G, "spec", None), "D_spec": getattr(D, "spec", None),
@@ -404,27 +460,3 @@ def _snapshot(G, fixed_z, fixed_y) -> torch.Tensor:
         x = G(fixed_z) if fixed_y is None else G(fixed_z, fixed_y)
     G.train(was_training)
     return x.float().cpu()
-
-
-def load_generator(path, device="cpu"):
-    """Rebuild the generator of a checkpoint, with its weights, in eval mode."""
-    from .models import from_spec
-
-    state = load_checkpoint(path, map_location="cpu")
-    if not state.get("G_spec"):
-        raise GantutorError(f"{path} holds no generator description; it cannot be "
-                            "sampled from")
-    G = from_spec(state["G_spec"])
-    load_state(G, state["G"], "generator", path)
-    return G.to(resolve_device(device)).eval()
-
-
-def load_discriminator(path, device="cpu"):
-    """Rebuild the discriminator of a checkpoint, with its weights, in eval mode."""
-    from .models import from_spec
-
-    state = load_checkpoint(path, map_location="cpu")
-    D = from_spec(state["D_spec"])
-    load_state(D, state["D"], "discriminator", path)
-    return D.to(resolve_device(device)).eval()
-
