@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from gantutor.cli import main
-from gantutor.compression import codec
+from gantutor.compression import codec, files
 
 DATA = b"a small file, compressed and decompressed by the command line\n" * 3
 ROOT = os.geteuid() == 0
@@ -83,6 +83,16 @@ def test_no_compressed_data_to_or_from_a_terminal(monkeypatch, capsys, src):
     assert main(["decompress", "-", "-o", str(src) + ".out"]) == 2
     one_line_error(capsys, "cannot be typed")
     assert not Path(str(src) + ".out").exists()
+
+
+def test_closed_standard_streams_are_one_line(monkeypatch, capsys, src, tmp_path):
+    monkeypatch.setattr(sys, "stdin", None)  # what Python sets for `<&-`
+    assert main(["compress", "-", "-o", str(tmp_path / "c.gtz")]) == 2
+    one_line_error(capsys, "standard input is closed")
+    monkeypatch.setattr(sys, "stdout", None)  # `>&-`
+    assert main(["compress", str(src), "-o", "-"]) == 2
+    one_line_error(capsys, "standard output is closed")
+    assert names(tmp_path) == ["in.txt"]
 
 
 def test_a_closed_standard_output_is_one_line(monkeypatch, capsys, src):
@@ -160,7 +170,7 @@ def test_a_refused_write_is_one_line_and_leaves_nothing(tmp_path, capsys, src,
     def denied(*args, **kwargs):
         raise PermissionError(errno.EACCES, "Permission denied")
 
-    monkeypatch.setattr(codec.os, "replace", denied)
+    monkeypatch.setattr(files.os, "replace", denied)
     assert main(["compress", str(src), "-o", str(tmp_path / "c.gtz")]) == 2
     one_line_error(capsys, "Permission denied")
     assert names(tmp_path) == ["in.txt"]
@@ -183,7 +193,7 @@ def test_no_space_left_while_flushing(tmp_path, capsys, src, monkeypatch):
     def full(fd):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(codec.os, "fsync", full)
+    monkeypatch.setattr(files.os, "fsync", full)
     assert main(["compress", str(src), "-o", str(tmp_path / "c.gtz")]) == 2
     one_line_error(capsys, "No space left on device")
     assert names(tmp_path) == ["in.txt"]
@@ -193,7 +203,7 @@ def test_an_interrupted_write_leaves_nothing(tmp_path, src, monkeypatch):
     def interrupted(fd):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(codec.os, "fsync", interrupted)
+    monkeypatch.setattr(files.os, "fsync", interrupted)
     assert main(["compress", str(src), "-o", str(tmp_path / "c.gtz")]) == 130
     assert names(tmp_path) == ["in.txt"]
 

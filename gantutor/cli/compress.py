@@ -39,17 +39,19 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="overwrite OUTPUT if it exists")
 
 
-def check_paths(args, binary_output: bool) -> None:
+def check_paths(args, compressing: bool) -> None:
     """Refuse, before any work, an output that cannot or may not be written: one
-    that exists (without --force), is the input, is not a writable file, or binary
-    data for a terminal; and compressed data from a terminal."""
-    from ..compression.codec import check_output
+    that exists (without --force), is the input, is not a writable file; compressed
+    data for a terminal or from one; a closed standard input or output."""
+    from ..compression.files import check_output
 
-    if args.input == STDIO and not binary_output and sys.stdin.isatty():
-        raise GantutorError("compressed data cannot be typed: give a file, or "
-                            "redirect standard input (< file.gtz)")
+    if args.input == STDIO:
+        stdin = _standard("stdin")
+        if not compressing and stdin.isatty():
+            raise GantutorError("compressed data cannot be typed: give a file, or "
+                                "redirect standard input (< file.gtz)")
     if args.output == STDIO:
-        if binary_output and sys.stdout.isatty():
+        if compressing and _standard("stdout").isatty():
             raise GantutorError("compressed data is not written to a terminal: "
                                 "redirect standard output (> file.gtz) or give -o FILE")
         return
@@ -58,6 +60,15 @@ def check_paths(args, binary_output: bool) -> None:
         raise GantutorError(f"{args.output} exists; use --force to overwrite it")
     if out.exists() and args.input != STDIO and _same_file(args.input, out):
         raise GantutorError("the output would overwrite the input; choose another -o")
+
+
+def _standard(name: str):
+    """sys.stdin or sys.stdout; Python sets them to None when they are closed."""
+    stream = getattr(sys, name)
+    if stream is None:
+        raise GantutorError(f"standard {name[3:]}put is closed; give a file instead "
+                            "of -")
+    return stream
 
 
 def _same_file(a, b) -> bool:
@@ -69,12 +80,12 @@ def _same_file(a, b) -> bool:
 
 def read_input(args) -> bytes:
     """The input's bytes: the file, or all of standard input for -."""
-    from ..compression.codec import read_file
+    from ..compression.files import read_file
 
     if args.input != STDIO:
         return read_file(args.input)
     try:
-        return sys.stdin.buffer.read()
+        return _standard("stdin").buffer.read()
     except OSError as err:
         raise GantutorError(f"cannot read standard input: {err.strerror}") from None
 
@@ -82,14 +93,15 @@ def read_input(args) -> bytes:
 def write_output(args, data: bytes) -> None:
     """Write ``data`` to the output file (complete or not at all), or to standard
     output for -."""
-    from ..compression.codec import write_file
+    from ..compression.files import write_file
 
     if args.output != STDIO:
         write_file(args.output, data, like=None if args.input == STDIO else args.input)
         return
     try:
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
+        stdout = _standard("stdout").buffer
+        stdout.write(data)
+        stdout.flush()
     except OSError as err:  # a closed pipe, a full disk
         # what is still buffered would fail again when Python exits
         with contextlib.suppress(OSError, ValueError, AttributeError):
@@ -115,7 +127,7 @@ def report(args, line: str) -> None:
 def run(args) -> int:
     from ..compression.codec import compress
 
-    check_paths(args, binary_output=True)
+    check_paths(args, compressing=True)
     data = read_input(args)
     warn_if_slow("compress", len(data), args.model, None)
     t0 = time.perf_counter()

@@ -23,7 +23,7 @@ def configure(p: argparse.ArgumentParser) -> None:
 def run(args) -> int:
     from ..compression.codec import decompress, read_header
 
-    check_paths(args, binary_output=False)
+    check_paths(args, compressing=False)
     blob = read_input(args)
     what = "standard input" if args.input == STDIO else args.input
     header, _ = read_header(blob, what)  # validated before anything is decoded
