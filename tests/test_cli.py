@@ -161,4 +161,4 @@ def test_names_are_defined_once():
     assert data.DATASETS is dataset_names.DATASETS
     assert models.MODELS is config.MODELS
     assert tuple(config.DATASET_DEFAULTS) == dataset_names.DATASETS
-    assert compress.MODELS == codec.MODELS
+    assert compress.TEXT_MODELS == codec.TEXT_MODELS

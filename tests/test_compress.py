@@ -49,6 +49,21 @@ def test_binary_coder_round_trip_and_overhead_of_a_few_bytes():
     assert [next_bit(int(p)) for p in p1] == bits.tolist()
 
 
+def test_binary_coder_in_slices_writes_the_bits_of_one_call():
+    import constriction
+
+    rng = np.random.default_rng(5)
+    n = 2**20 + 12_345  # two slices
+    p1 = rng.integers(1, 4096, n).astype(np.uint16)
+    bits = (rng.integers(0, 4096, n) < p1).astype(np.uint8)
+    stream = constriction.stream
+    enc = stream.queue.RangeEncoder()  # the whole table in one call, as before
+    p = p1.astype(np.float64)
+    enc.encode(bits.astype(np.int32), stream.model.Categorical(perfect=False),
+               np.stack([4096 - p, p], axis=1))
+    assert coder.encode_bits(bits, p1) == coder.words_to_bytes(enc.get_compressed())
+
+
 def test_binary_coder_rejects_probabilities_outside_1_to_4095():
     with pytest.raises(ValueError, match="1..4095"):
         coder.encode_bits([0, 1], [0, 2048])
@@ -217,7 +232,7 @@ def test_trailing_bytes_and_newer_format_are_refused():
     blob = compress(b"abc")
     with pytest.raises(CorruptFileError, match="unexpected bytes"):
         decompress(blob + b"\x00")
-    newer = blob[:4] + bytes([coder.FORMAT_VERSION + 1]) + blob[5:]
+    newer = blob[:4] + bytes([coder.CONTAINER_FORMAT + 1]) + blob[5:]
     with pytest.raises(GantutorError, match="format version"):
         decompress(newer)
 

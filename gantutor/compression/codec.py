@@ -3,8 +3,9 @@
 ``compress(data)`` runs a model over the bytes, range-codes them with the model's
 probabilities and wraps the result in a container (see :mod:`.coder`) that
 records the model, its settings, the original length and SHA-256, and the versions
-decoding depends on. ``decompress(blob)`` refuses anything it cannot decode exactly,
-and checks the SHA-256 of what it decoded.
+decoding depends on. ``decompress(blob)`` checks the header against its schema
+(:func:`check_header`) before anything is allocated or run, refuses anything it
+cannot decode exactly, and checks the SHA-256 of what it decoded.
 
 Models:
 
@@ -24,22 +25,43 @@ import gzip
 import hashlib
 import io
 import lzma
-from pathlib import Path
 
 import numpy as np
 
-from ..checkpoint import atomic_write
 from ..errors import CorruptFileError, GantutorError
 from . import coder
+from .files import check_output, read_file, write_file
 from .textmodel import (
     CMConfig,
     ContextMixer,
     byte_costs,
     model_probabilities,
     table_bits_for,
+    table_bits_limit,
 )
 
-MODELS = ("cm", "gru")
+TEXT_MODELS = ("cm", "gru")
+# Every bit the context mixer codes costs at least -log2(4095/4096) bits and every
+# byte the GRU codes at least -log2(65537/65792), so one byte of coded data holds at
+# most ~2,840 bytes of the original: a larger length in a header is a lie.
+MAX_BYTES_PER_PAYLOAD_BYTE = 4096
+# The GRU's training, which decoding repeats, may cost this many multiply-adds plus
+# GRU_MACS_PER_BYTE per byte of the original (the defaults on 1 MiB need ~1.7e12).
+GRU_MACS_BASE = 2 * 10**12
+GRU_MACS_PER_BYTE = 10**6
+_MACS_PER_SECOND = 3e9  # the GRU's training on one CPU core, measured; for messages
+# Speed and peak memory of coding on one core, measured (README, "Speed and memory")
+CM_BYTES_PER_SECOND = 5_000  # 4-10 KB/s each way, slower on a busy machine
+GRU_BYTES_PER_SECOND = 2_000  # the defaults, training not included
+MEMORY_BASE = 170 << 20  # Python, numpy and the model's tables (2**22 counters)
+MEMORY_PER_BYTE = 80  # the bits' probabilities and the coded data
+TORCH_MEMORY = 450 << 20  # --model gru imports torch
+WARN_BYTES = 4 << 20  # the course compresses at most ~1 MiB
+WARN_SECONDS = 600
+_COMMON_FIELDS = {"model", "sha256", "versions"}
+_FIELDS = {"cm": _COMMON_FIELDS | {"length", "settings"},
+           "gru": _COMMON_FIELDS | {"length", "settings", "machine"},
+           "pixels": _COMMON_FIELDS | {"n", "layout", "weights_bytes"}}
 _NO_FIT = ("{what}: the coded data do not decode with the model its header describes "
            "(the decoder met bits that no symbol could have produced). The file is "
            "corrupted, or this machine computes the model differently from the one "
@@ -52,27 +74,94 @@ def _version() -> str:
     return __version__
 
 
-def _encode_cm(data: bytes, settings: dict, stats: dict) -> tuple[dict, bytes]:
-    cfg = CMConfig.from_dict({"table_bits": table_bits_for(len(data)), **settings})
+def _cm_config(settings: dict, n: int) -> CMConfig:
+    """The context mixer's settings for ``n`` bytes; refuses tables larger than
+    ``n`` bytes can use (they would only cost memory)."""
+    cfg = CMConfig.from_dict(settings)
+    limit = table_bits_limit(n)
+    if cfg.table_bits > limit:
+        raise GantutorError(f"table_bits={cfg.table_bits} is more than {n:,} bytes "
+                            f"can use (at most {limit})")
+    return cfg
+
+
+def _gru_config(settings: dict, n: int):
+    """The GRU's settings for ``n`` bytes; refuses training that would cost more
+    than GRU_MACS_BASE + GRU_MACS_PER_BYTE * n multiply-adds."""
+    from . import textnet
+
+    cfg = textnet.PrequentialConfig.from_dict(settings)
+    macs, most = textnet.training_macs(cfg, n), GRU_MACS_BASE + GRU_MACS_PER_BYTE * n
+    if macs > most:
+        raise GantutorError(
+            f"these GRU settings train with about {macs:.2g} multiply-adds (about "
+            f"{_duration(macs / _MACS_PER_SECOND)} on one core); {n:,} bytes may use "
+            f"at most {most:.2g}: use fewer steps, a smaller network or a larger "
+            "first_block")
+    return cfg
+
+
+def expected_cost(n: int, model: str = "cm", settings: dict | None = None
+                  ) -> tuple[float, float]:
+    """Rough (seconds, bytes of memory) to compress or decompress ``n`` bytes on one
+    core, from measurements (see the README); the GRU's from its training cost."""
+    memory = MEMORY_BASE + MEMORY_PER_BYTE * n
+    if model == "gru":
+        from . import textnet
+
+        cfg = textnet.PrequentialConfig.from_dict(settings or {})
+        macs = textnet.training_macs(cfg, n)
+        return (macs / _MACS_PER_SECOND + n / GRU_BYTES_PER_SECOND,
+                memory + TORCH_MEMORY)
+    return n / CM_BYTES_PER_SECOND, memory
+
+
+def slow_warning(n: int, model: str = "cm", settings: dict | None = None) -> str | None:
+    """A warning for inputs far beyond what the course needs (more than WARN_BYTES,
+    or more than WARN_SECONDS expected), with the time and memory to expect."""
+    seconds, memory = expected_cost(n, model, settings)
+    if n <= WARN_BYTES and seconds <= WARN_SECONDS:
+        return None
+    return (f"{n / 2**20:,.1f} MiB with model {model} is far more than the course "
+            f"needs, and this pure-Python coder is slow: expect about "
+            f"{_duration(seconds)} and {memory / 2**30:,.1f} GiB of memory "
+            "(Ctrl-C stops it and leaves no output)")
+
+
+def _duration(seconds: float) -> str:
+    """A rough duration in words: "40 seconds", "12 minutes", "3.5 hours"."""
+    if seconds < 90:
+        return f"{seconds:.0f} seconds"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} minutes"
+    return f"{seconds / 3600:.1f} hours"
+
+
+def _encode_cm(data: bytes, settings: dict, stats: dict | None
+               ) -> tuple[dict, bytes]:
+    cfg = _cm_config({"table_bits": table_bits_for(len(data)), **settings}, len(data))
     model = ContextMixer(cfg)
     p1 = model_probabilities(data, model=model)
     bits = np.unpackbits(np.frombuffer(data, dtype=np.uint8))
-    stats.update(ideal_bits=coder.binary_code_length_bits(p1, bits),
-                 costs=byte_costs(p1, data), model=model)
+    if stats is not None:
+        stats.update(ideal_bits=coder.binary_code_length_bits(p1, bits),
+                     costs=byte_costs(p1, data), model=model)
     return {"settings": cfg.to_dict()}, coder.encode_bits(bits, p1)
 
 
 def _decode_cm(payload: bytes, n: int, header: dict) -> bytes:
-    cfg = CMConfig.from_dict(header["settings"])
+    cfg = _cm_config(header["settings"], n)
     return ContextMixer(cfg).run(n, coder.bit_decoder(payload))
 
 
-def _encode_gru(data: bytes, settings: dict, stats: dict) -> tuple[dict, bytes]:
+def _encode_gru(data: bytes, settings: dict, stats: dict | None
+                ) -> tuple[dict, bytes]:
     from . import textnet
 
-    cfg = textnet.PrequentialConfig.from_dict(settings)
+    cfg = _gru_config(settings, len(data))
     payload, blocks = textnet.prequential_encode(data, cfg)
-    stats.update(ideal_bits=sum(b["bits"] for b in blocks), blocks=blocks)
+    if stats is not None:
+        stats.update(ideal_bits=sum(b["bits"] for b in blocks), blocks=blocks)
     extra = {"settings": cfg.to_dict(), "machine": textnet.machine_fingerprint()}
     return extra, payload
 
@@ -80,8 +169,8 @@ def _encode_gru(data: bytes, settings: dict, stats: dict) -> tuple[dict, bytes]:
 def _decode_gru(payload: bytes, n: int, header: dict) -> bytes:
     from . import textnet
 
-    textnet.check_fingerprint(header.get("machine", {}))
-    cfg = textnet.PrequentialConfig.from_dict(header["settings"])
+    textnet.check_fingerprint(header["machine"])
+    cfg = _gru_config(header["settings"], n)
     return textnet.prequential_decode(payload, n, cfg)
 
 
@@ -93,15 +182,17 @@ def compress(data: bytes, model: str = "cm", stats: dict | None = None,
     """Compress ``data`` with ``model`` ("cm" or "gru"); returns container bytes.
 
     ``settings`` override the model's defaults (:class:`~.textmodel.CMConfig`
-    or :class:`~.textnet.PrequentialConfig` fields). A ``stats`` dict
-    receives ``ideal_bits`` (-sum log2 p of the data under the model) and, for "cm",
-    ``costs`` (bits of each byte) and ``model`` (the model after reading the data).
+    or :class:`~.textnet.PrequentialConfig` fields); settings that
+    :func:`decompress` would refuse for data of this length are refused first. A
+    ``stats`` dict receives ``ideal_bits`` (-sum log2 p of the data under the model)
+    and, for "cm", ``costs`` (bits of each byte) and ``model`` (the model after
+    reading the data).
     """
     data = bytes(data)
-    if model not in _CODECS:
+    if not isinstance(model, str) or model not in _CODECS:
         raise GantutorError(f"unknown model {model!r}: choose one of "
-                            f"{', '.join(MODELS)}")
-    extra, payload = _CODECS[model][0](data, settings, {} if stats is None else stats)
+                            f"{', '.join(TEXT_MODELS)}")
+    extra, payload = _CODECS[model][0](data, settings, stats)
     header = {"model": model, "length": len(data),
               "sha256": hashlib.sha256(data).hexdigest(),
               "versions": {"gantutor": _version(),
@@ -110,40 +201,120 @@ def compress(data: bytes, model: str = "cm", stats: dict | None = None,
     return coder.pack(header, payload)
 
 
-def _check_versions(header: dict, what: str) -> None:
-    wrote = header.get("versions", {}).get("constriction", "unknown")
-    have = coder.constriction_version()
+# ------------------------------------------------------------ the header's schema
+
+
+def _check_fields(header: dict, what: str) -> str:
+    """The fields every container has, and no unknown ones; returns the model."""
+    model = header.get("model")
+    if not isinstance(model, str) or model not in _FIELDS:
+        raise GantutorError(
+            f"{what} was written with model {_show(model)}, which this gantutor does "
+            f"not know ({', '.join(TEXT_MODELS)}, or images); upgrade gantutor.")
+    missing, unknown = _FIELDS[model] - set(header), set(header) - _FIELDS[model]
+    if missing:
+        raise CorruptFileError(f"{what}: the header lacks "
+                               f"{', '.join(sorted(missing))}.")
+    if unknown:
+        raise GantutorError(f"{what}: the header has fields this gantutor does not "
+                            f"know ({_show(sorted(unknown))}): it was "
+                            "written by a newer gantutor, or altered.")
+    digest, versions = header["sha256"], header["versions"]
+    if not (isinstance(digest, str) and len(digest) == 64
+            and set(digest) <= set("0123456789abcdef")):
+        raise CorruptFileError(f"{what}: the header's SHA-256 is not 64 hex digits.")
+    if not (isinstance(versions, dict) and set(versions) == {"gantutor", "constriction"}
+            and all(isinstance(v, str) and 0 < len(v) <= 64
+                    for v in versions.values())):
+        raise CorruptFileError(f"{what}: the header's versions are not the gantutor "
+                               "and constriction version strings.")
+    wrote, have = versions["constriction"], coder.constriction_version()
     # constriction 0.x may change how it quantises probabilities between minor
     # versions; within one minor version the coded bits are the same.
     if wrote.split(".")[:2] != have.split(".")[:2]:
         raise GantutorError(
             f"{what} was coded with constriction {wrote}, this machine has {have}. "
-            f"Decoding needs the same version: pip install 'constriction=={wrote}'."
-        )
+            f"Decoding needs the same version: pip install 'constriction=={wrote}'.")
+    return model
+
+
+def _show(value) -> str:
+    """repr(value), cut to 40 characters: a crafted header may hold anything."""
+    try:
+        text = repr(value)
+    except ValueError:  # an integer of more than 4,300 digits
+        text = "a huge integer"
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def check_header(header: dict, payload: bytes, what: str = "the input") -> dict:
+    """Validate a text container's header against its schema before anything is
+    allocated or run: exactly the known fields, each of the right type and range,
+    settings :func:`compress` can produce, and an original length the payload can
+    hold (which bounds the time and memory of decoding). Returns the header."""
+    model = _check_fields(header, what)
+    if model == "pixels":
+        raise CorruptFileError(f"{what} holds images written by compress_images; "
+                               "decode it with gantutor.codec.decompress_images.")
+    n, most = header["length"], MAX_BYTES_PER_PAYLOAD_BYTE * (len(payload) + 16)
+    if not coder.is_int(n, 0, most):
+        raise CorruptFileError(
+            f"{what}: the original length in the header ({_show(n)}) is not an integer "
+            f"0..{most:,}, the most {len(payload):,} bytes of coded data can hold.")
+    try:
+        if model == "cm":
+            _complete(header["settings"], CMConfig)
+            _cm_config(header["settings"], n)
+        else:
+            _check_gru_header(header, len(payload), n)
+    except CorruptFileError:
+        raise
+    except GantutorError as err:
+        raise CorruptFileError(f"{what}: {err}.") from None
+    return header
+
+
+def _complete(settings, config_class) -> None:
+    """A header's settings hold every field of ``config_class``, and no other."""
+    fields = set(config_class.__dataclass_fields__)
+    if not isinstance(settings, dict) or set(settings) != fields:
+        raise GantutorError(f"the model's settings are not the fields "
+                            f"{', '.join(sorted(fields))}")
+
+
+def _check_gru_header(header: dict, n_payload: int, n: int) -> None:
+    from . import textnet
+
+    _complete(header["settings"], textnet.PrequentialConfig)
+    cfg = _gru_config(header["settings"], n)
+    if min(cfg.first_block, n) > n_payload + 64:
+        raise GantutorError(f"the first block ({min(cfg.first_block, n):,} bytes) is "
+                            "sent at 8 bits a byte, but the coded data has only "
+                            f"{n_payload:,} bytes")
+    machine, keys = header["machine"], set(textnet.machine_fingerprint())
+    if not (isinstance(machine, dict) and set(machine) == keys and all(
+            isinstance(v, (str, int)) and not isinstance(v, bool)
+            and len(str(v)) <= 64 for v in machine.values())):
+        raise GantutorError(f"the machine fingerprint is not the fields "
+                            f"{', '.join(sorted(keys))}")
+
+
+def read_header(blob: bytes, what: str = "the input") -> tuple[dict, bytes]:
+    """Unpack container bytes and validate the header (:func:`check_header`)."""
+    header, payload = coder.unpack(bytes(blob), what)
+    return check_header(header, payload, what), payload
 
 
 def decompress(blob: bytes, what: str = "the input") -> bytes:
-    """Decode container bytes written by :func:`compress`; checks length and SHA-256."""
-    header, payload = coder.unpack(bytes(blob), what)
+    """Decode container bytes written by :func:`compress`; checks the header first,
+    then the length and SHA-256 of what it decoded."""
+    header, payload = read_header(blob, what)
+    n = header["length"]
     try:
-        model, n, digest = header["model"], int(header["length"]), header["sha256"]
-    except (KeyError, TypeError, ValueError):
-        raise CorruptFileError(f"{what}: the header lacks the model, length or "
-                               "checksum.") from None
-    if model not in _CODECS:
-        raise GantutorError(f"{what} was written with model {model!r}, which this "
-                            f"gantutor does not know ({', '.join(MODELS)}); upgrade.")
-    if n < 0:
-        raise CorruptFileError(f"{what}: negative original length in the header.")
-    _check_versions(header, what)
-    try:
-        data = _CODECS[model][1](payload, n, header)
-    except (KeyError, TypeError) as err:
-        raise CorruptFileError(f"{what}: the header's model settings are incomplete "
-                               f"({err}).") from None
+        data = _CODECS[header["model"]][1](payload, n, header)
     except (AssertionError, ValueError, RuntimeError):  # raised by constriction
         raise CorruptFileError(_NO_FIT.format(what=what)) from None
-    if len(data) != n or hashlib.sha256(data).hexdigest() != digest:
+    if len(data) != n or hashlib.sha256(data).hexdigest() != header["sha256"]:
         raise CorruptFileError(
             f"{what}: the decoded data does not match the SHA-256 recorded at "
             "compression time. The file is corrupted, or this machine computes the "
@@ -153,26 +324,21 @@ def decompress(blob: bytes, what: str = "the input") -> bytes:
 
 
 def compress_file(src, dst, model: str = "cm", **settings) -> dict:
-    """Compress file ``src`` into ``dst`` (written atomically); returns sizes."""
-    data = _read(src)
+    """Compress file ``src`` into ``dst`` (see :func:`write_file`); returns sizes."""
+    check_output(dst)  # before the work, not after it
+    data = read_file(src)
     blob = compress(data, model, **settings)
-    atomic_write(dst, lambda tmp: Path(tmp).write_bytes(blob))
+    write_file(dst, blob, like=src)
     return {"original": len(data), "compressed": len(blob)}
 
 
 def decompress_file(src, dst) -> dict:
     """Decompress ``src`` into ``dst``; ``dst`` is written only if everything checks."""
-    blob = _read(src)
+    check_output(dst)
+    blob = read_file(src)
     data = decompress(blob, what=str(src))
-    atomic_write(dst, lambda tmp: Path(tmp).write_bytes(data))
+    write_file(dst, data, like=src)
     return {"compressed": len(blob), "original": len(data)}
-
-
-def _read(path) -> bytes:
-    path = Path(path)
-    if not path.is_file():
-        raise GantutorError(f"{path} does not exist or is not a file")
-    return path.read_bytes()
 
 
 # ---------------------------------------------------------------------- baselines
@@ -282,8 +448,15 @@ def compress_images(images: np.ndarray, levels: int, cfg=None, device="cpu",
     from . import pixelmodel
 
     images = np.ascontiguousarray(images, dtype=np.uint8)
-    if images.ndim != 3 or not len(images) or images.max() >= levels:
+    if not coder.is_int(levels, 2, 256):
+        raise GantutorError(f"levels must be an integer 2..256, not {_show(levels)}")
+    if images.ndim != 3 or not images.size or images.max() >= levels:
         raise GantutorError(f"images must be (N, H, W) integers below {levels}")
+    cfg = cfg or pixelmodel.PixelConfig()
+    if not coder.is_int(cfg.radius, 1, 32) or not coder.is_int(cfg.hidden, 1, 4096):
+        raise GantutorError("the pixel model needs radius 1..32 and hidden 1..4096")
+    n, height, width = images.shape
+    pixelmodel.check_size(n, cfg.radius, height, width, levels, cfg.hidden)
     model = pixelmodel.train_pixel_model(images, levels, cfg, device, on_step)
     qmodel = pixelmodel.quantise(model, images)
     raw_weights = qmodel.to_bytes()
@@ -309,15 +482,29 @@ def decompress_images(blob: bytes, what: str = "the input") -> np.ndarray:
     from . import pixelmodel
 
     header, payload = coder.unpack(bytes(blob), what)
-    if header.get("model") != "pixels":
+    if _check_fields(header, what) != "pixels":
         raise CorruptFileError(f"{what} does not hold images (model "
-                               f"{header.get('model')!r}); use decompress()")
-    _check_versions(header, what)
-    n_w = int(header["weights_bytes"])
-    qmodel = pixelmodel.IntPixelModel.from_bytes(
-        decompress(payload[:n_w], what + " (model weights)"), header["layout"])
+                               f"{_show(header['model'])}); use decompress()")
+    n, n_w, layout = header["n"], header["weights_bytes"], header["layout"]
     try:
-        images = pixelmodel.decode_images(payload[n_w:], qmodel, int(header["n"]))
+        pixelmodel.check_layout(layout)
+        if not coder.is_int(n, 1, pixelmodel.MAX_PIXELS):
+            raise GantutorError(f"the number of images {_show(n)} is not 1.."
+                                f"{pixelmodel.MAX_PIXELS:,}")
+        if not coder.is_int(n_w, 0, len(payload)):
+            raise GantutorError("the length of the model's weights is not 0.."
+                                f"{len(payload):,}")
+        pixelmodel.check_size(n, layout["radius"], layout["height"], layout["width"],
+                              layout["levels"], layout["shapes"][0][1])
+    except GantutorError as err:
+        raise CorruptFileError(f"{what}: {err}.") from None
+    raw = decompress(payload[:n_w], what + " (model weights)")
+    try:
+        qmodel = pixelmodel.IntPixelModel.from_bytes(raw, layout)
+    except GantutorError as err:
+        raise CorruptFileError(f"{what}: {err}.") from None
+    try:
+        images = pixelmodel.decode_images(payload[n_w:], qmodel, n)
     except (AssertionError, ValueError, RuntimeError):  # raised by constriction
         raise CorruptFileError(_NO_FIT.format(what=what)) from None
     if hashlib.sha256(images.tobytes()).hexdigest() != header["sha256"]:

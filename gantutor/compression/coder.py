@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import struct
 import zlib
 
@@ -36,7 +37,8 @@ import numpy as np
 from ..errors import CorruptFileError, GantutorError
 
 MAGIC = b"\x89GTZ"
-FORMAT_VERSION = 1
+CONTAINER_FORMAT = 1  # the container's layout; a change to it or to the header's
+# fields (see codec.check_header) needs a new number, which older readers refuse
 PROB_BITS = 12  # binary probabilities are integers p in 1..4095, meaning p / 4096
 PROB_ONE = 1 << PROB_BITS
 
@@ -156,6 +158,7 @@ def _stream():
 # ------------------------------------------------------------------- binary symbols
 
 _BINARY_MODELS: list = []
+_BITS_PER_CALL = 1 << 20  # bits given to constriction per call (a 16 MB table)
 
 
 def binary_models() -> list:
@@ -174,19 +177,22 @@ def binary_models() -> list:
 def encode_bits(bits, p1) -> bytes:
     """Range-code a sequence of bits, bit t being 1 with probability p1[t]/4096.
 
-    All bits go to constriction in one call (a probability table of shape (n, 2)).
+    The bits go to constriction a million at a time, each slice with a probability
+    table of shape (n, 2).
     """
     stream = _stream()
-    p1 = np.asarray(p1, dtype=np.float64)
-    bits = np.asarray(bits, dtype=np.int32)
+    p1, bits = np.asarray(p1), np.asarray(bits)
     if p1.shape != bits.shape:
         raise ValueError(f"{len(bits)} bits but {len(p1)} probabilities")
     if len(bits) and (p1.min() < 1 or p1.max() > PROB_ONE - 1):
         raise ValueError("binary probabilities must be integers in 1..4095")
     enc = stream.queue.RangeEncoder()
-    if len(bits):
-        table = np.stack([PROB_ONE - p1, p1], axis=1)  # (n, 2): P(0), P(1)
-        enc.encode(bits, stream.model.Categorical(perfect=False), table)
+    family = stream.model.Categorical(perfect=False)
+    # in slices, to bound the table's memory; the coded bits are those of one call
+    for i in range(0, len(bits), _BITS_PER_CALL):
+        p = p1[i: i + _BITS_PER_CALL].astype(np.float64)
+        table = np.stack([PROB_ONE - p, p], axis=1)  # (n, 2): P(0), P(1)
+        enc.encode(bits[i: i + _BITS_PER_CALL].astype(np.int32), family, table)
     return words_to_bytes(enc.get_compressed())
 
 
@@ -297,7 +303,7 @@ def pack(header: dict, payload: bytes) -> bytes:
     """Container bytes for ``header`` (JSON-serialisable) and ``payload``."""
     head = json.dumps(header, sort_keys=True, separators=(",", ":")).encode("utf-8")
     return b"".join([
-        MAGIC, bytes([FORMAT_VERSION]), struct.pack(">I", len(head)), head,
+        MAGIC, bytes([CONTAINER_FORMAT]), struct.pack(">I", len(head)), head,
         struct.pack(">I", zlib.crc32(head)), struct.pack(">Q", len(payload)), payload,
         struct.pack(">I", zlib.crc32(payload)),
     ])
@@ -308,6 +314,11 @@ def container_overhead(header: dict) -> int:
     return len(pack(header, b""))
 
 
+def _no_constant(name: str):
+    """Refuses NaN and Infinity, which Python's json accepts but JSON has not."""
+    raise ValueError(f"{name} is not JSON")
+
+
 def unpack(blob: bytes, what: str = "the input") -> tuple[dict, bytes]:
     """Check and split container bytes into (header, payload)."""
     if len(blob) < len(MAGIC) + 1 or blob[:len(MAGIC)] != MAGIC:
@@ -316,10 +327,10 @@ def unpack(blob: bytes, what: str = "the input") -> tuple[dict, bytes]:
             "the start). Decompress only files written by `gantutor compress`."
         )
     version = blob[len(MAGIC)]
-    if version != FORMAT_VERSION:
+    if version != CONTAINER_FORMAT:
         raise GantutorError(
             f"{what} uses container format version {version}, this gantutor reads "
-            f"version {FORMAT_VERSION}. Use the gantutor version that wrote it."
+            f"version {CONTAINER_FORMAT}. Use the gantutor version that wrote it."
         )
     pos = len(MAGIC) + 1
     truncated = CorruptFileError(f"{what} is truncated (it ends inside the "
@@ -349,12 +360,21 @@ def unpack(blob: bytes, what: str = "the input") -> tuple[dict, bytes]:
         raise CorruptFileError(f"{what}: the checksum of the coded data does not "
                                "match; the file is corrupted.")
     try:
-        header = json.loads(head.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        header = json.loads(head.decode("utf-8"), parse_constant=_no_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        # ValueError also covers integers of more than 4,300 digits; RecursionError,
+        # arrays nested thousands deep
         raise CorruptFileError(f"{what}: the header is not valid JSON.") from None
     if not isinstance(header, dict):
         raise CorruptFileError(f"{what}: the header is not a JSON object.")
     return header, payload
+
+
+def is_int(value, lo: int, hi: int) -> bool:
+    """True for an integer in lo..hi (Python or numpy; not a bool, a float or a
+    string): the test every integer field of a container header passes."""
+    return (isinstance(value, numbers.Integral) and not isinstance(value, bool)
+            and lo <= value <= hi)
 
 
 def bits_per_symbol(n_bytes: int, n_symbols: int) -> float:

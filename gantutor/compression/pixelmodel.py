@@ -149,6 +149,56 @@ def train_pixel_model(images: np.ndarray, levels: int, cfg: PixelConfig | None =
     return model.cpu().eval()
 
 
+# ------------------------------------------------ what a file may ask of a decoder
+
+MAX_PIXELS = 1 << 27  # images * height * width (all of MNIST is 2**25.7)
+MAX_CODING_MACS = 1 << 40  # multiply-adds of coding every pixel (~2 minutes)
+MAX_ACTIVATIONS = 1 << 26  # images * (inputs + hidden + levels): float64 per position
+_LAYOUT = {"radius": (1, 32), "height": (1, 1024), "width": (1, 1024),
+           "levels": (2, 256), "out_mult": (0, 1 << 53)}
+
+
+def n_inputs(radius: int, height: int, width: int) -> int:
+    """Inputs of the MLP: R(2R+1) + R neighbours, one-hot row and column."""
+    return radius * (2 * radius + 1) + radius + height + width
+
+
+def check_size(n: int, radius: int, height: int, width: int, levels: int,
+               hidden: int) -> None:
+    """Refuse to code ``n`` images whose time or memory would be out of bounds: the
+    encoder checks this before training, the decoder before decoding."""
+    n_in = n_inputs(radius, height, width)
+    macs = n * height * width * (n_in * hidden + hidden * hidden + hidden * levels)
+    if n * height * width > MAX_PIXELS or macs > MAX_CODING_MACS or \
+            n * (n_in + hidden + levels) > MAX_ACTIVATIONS:
+        raise GantutorError(
+            f"{n:,} images of {height}x{width} with {hidden} hidden units are too "
+            f"many to code here (at most {MAX_PIXELS:,} pixels, {MAX_CODING_MACS:.2g} "
+            "multiply-adds): code fewer images at a time")
+
+
+def check_layout(layout) -> None:
+    """Refuse a layout (from a file's header) that :func:`quantize` cannot produce:
+    the known fields, integers in range, and the three layers' shapes of
+    :class:`PixelMLP` for that radius, image size and number of levels."""
+    if not isinstance(layout, dict) or set(layout) != {*_LAYOUT, "shapes", "shifts"}:
+        raise GantutorError("the image model's layout is not the fields "
+                            f"{', '.join(sorted({*_LAYOUT, 'shapes', 'shifts'}))}")
+    bad = [k for k, (lo, hi) in _LAYOUT.items() if not coder.is_int(layout[k], lo, hi)]
+    shifts, shapes = layout["shifts"], layout["shapes"]
+    if not (isinstance(shifts, list) and len(shifts) == 2
+            and all(coder.is_int(s, 0, 64) for s in shifts)):
+        bad.append("shifts")
+    hidden = shapes[0][1] if isinstance(shapes, list) and shapes and \
+        isinstance(shapes[0], list) and len(shapes[0]) == 2 else None
+    if bad or not coder.is_int(hidden, 1, 4096) or shapes != [
+            [n_inputs(layout["radius"], layout["height"], layout["width"]), hidden],
+            [hidden, hidden], [hidden, layout["levels"]]] or not all(
+            type(v) is int for row in shapes for v in row):  # 16.0 == 16 above
+        raise GantutorError("the image model's layout is invalid ("
+                            + ", ".join(bad or ["shapes"]) + ")")
+
+
 # ------------------------------------------------------------ the integer model
 
 
@@ -207,6 +257,8 @@ class IntPixelModel:
 
     @classmethod
     def from_bytes(cls, raw: bytes, layout: dict) -> IntPixelModel:
+        if len(raw) != sum(i * o + 4 * o for i, o in layout["shapes"]):
+            raise GantutorError("the model's weights do not match their layout")
         weights, biases, pos = [], [], 0
         for n_in, n_out in layout["shapes"]:
             w = np.frombuffer(raw, "<i1", n_in * n_out, pos).reshape(n_in, n_out)
@@ -215,8 +267,6 @@ class IntPixelModel:
             pos += 4 * n_out
             weights.append(w.astype(np.float64))
             biases.append(b.astype(np.float64))
-        if pos != len(raw):
-            raise GantutorError("the model's weights do not match their layout")
         return cls(layout["radius"], layout["height"], layout["width"],
                    layout["levels"], weights, biases, list(layout["shifts"]),
                    int(layout["out_mult"]))

@@ -32,6 +32,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from ..errors import GantutorError
+from .coder import is_int
 
 # squash(x) = 4096 / (1 + e^(-x/256)) at x = -4096, -3968, ..., 4096 (every 128/256 =
 # 0.5 nats), rounded. Written out so every machine interpolates the same integers.
@@ -70,6 +71,10 @@ def hash64(x: int, salt: int) -> int:
     return ((x + 1) * 0x9E3779B97F4A7C15 + salt * 0x632BE59BD9B4E019) & _M64
 
 
+_INT_FIELDS = (("table_bits", 10, 24), ("limit", 1, 255), ("lr", 1, 64),
+               ("init_weight", 0, 65536))
+
+
 @dataclass(frozen=True)
 class CMConfig:
     """Settings of the context-mixing model; saved in every compressed file."""
@@ -78,29 +83,38 @@ class CMConfig:
     word: bool = True  # two word contexts: this word; this word and the one before
     match: bool = True  # match model over the longest recent repeat
     apm: bool = True  # two secondary estimation stages after the mixer
-    table_bits: int = 22  # each context table holds 2**table_bits counters
+    table_bits: int = 22  # each context table holds 2**table_bits counters (10..24)
     limit: int = 127  # a counter adapts by 1/(n + 1.5) until n reaches this
     lr: int = 4  # mixer learning rate, in 1/16 of 2**-6 (4: 2**-8 per unit logit)
     init_weight: int = 6554  # starting mixer weight of every input, in 1/65536
 
     def __post_init__(self):
-        object.__setattr__(self, "orders", tuple(int(o) for o in self.orders))
+        # every field is checked for type as well as range: the values may come from
+        # a file's header, and the model's integer arithmetic needs Python ints
+        orders = self.orders
+        if isinstance(orders, (str, bytes, dict)) or not hasattr(orders, "__iter__"):
+            orders = None
+        else:
+            orders = tuple(orders)
         problems = []
-        if not self.orders or any(not 1 <= o <= 8 for o in self.orders):
-            problems.append("orders must be 1..8 bytes")
-        if len(set(self.orders)) != len(self.orders):
+        if not orders or not all(is_int(o, 1, 8) for o in orders):
+            problems.append("orders must be a list of 1..8 bytes")
+        elif len(set(orders)) != len(orders):
             problems.append("orders must be distinct")
-        if not 10 <= self.table_bits <= 26:
-            problems.append("table_bits must be 10..26")
-        if not 1 <= self.limit <= 255:
-            problems.append("limit must be 1..255")
-        if not 1 <= self.lr <= 64:
-            problems.append("lr must be 1..64")
-        if not 0 <= self.init_weight <= 65536:
-            problems.append("init_weight must be 0..65536")
+        for name in ("word", "match", "apm"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                problems.append(f"{name} must be true or false")
+        for name, lo, hi in _INT_FIELDS:
+            if not is_int(getattr(self, name), lo, hi):
+                problems.append(f"{name} must be an integer {lo}..{hi}")
         if problems:
             raise GantutorError("invalid context-mixing settings: "
                                 + "; ".join(problems))
+        object.__setattr__(self, "orders", tuple(int(o) for o in orders))
+        for name in ("word", "match", "apm"):
+            object.__setattr__(self, name, bool(getattr(self, name)))
+        for name, _, _ in _INT_FIELDS:
+            object.__setattr__(self, name, int(getattr(self, name)))
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -109,6 +123,8 @@ class CMConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> CMConfig:
+        if not isinstance(d, dict):
+            raise GantutorError("invalid context-mixing settings: not a dictionary")
         names = set(cls.__dataclass_fields__)
         unknown = set(d) - names
         if unknown:
@@ -120,6 +136,13 @@ class CMConfig:
 def table_bits_for(n_bytes: int) -> int:
     """Table size that fits the input: about 8 counters per bit coded, 2**16..2**22."""
     return max(16, min(22, (8 * max(n_bytes, 1)).bit_length() + 3))
+
+
+def table_bits_limit(n_bytes: int) -> int:
+    """The largest table a file of ``n_bytes`` may use: 8 counters per bit coded
+    (each bit touches one counter per context, so more cannot help), at least 2**16,
+    at most 2**24. Bounds the memory of coding by the length of the data."""
+    return max(16, min(24, (8 * max(n_bytes, 1)).bit_length() + 3))
 
 
 class ContextMixer:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import math
+import numbers
 import platform
 from dataclasses import asdict, dataclass
 
@@ -32,6 +33,7 @@ from ..errors import GantutorError
 from . import coder
 
 FREQ_SCALE = 1 << 16  # probabilities become integer frequencies floor(p * 2**16) + 1
+_UNIFORM_ROWS = 4096  # the first block is coded this many bytes at a time (8 MB)
 
 
 def single_thread(fn):
@@ -77,30 +79,54 @@ def num_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
+MAX_WINDOW_BYTES = 1 << 17  # bytes in one training step's batch (32 * 128 by default)
+_INT_FIELDS = (("hidden", 1, 1024), ("embed", 1, 1024), ("first_block", 1, 1 << 40),
+               ("steps", 0, 100_000), ("batch_size", 1, 4096), ("seq_len", 2, 4096),
+               ("seed", 0, (1 << 63) - 1))
+
+
 @dataclass
 class PrequentialConfig:
     """The network, its training per block, and the block schedule."""
 
-    hidden: int = 128  # GRU units
-    embed: int = 32  # byte embedding size
+    hidden: int = 128  # GRU units (1..1024)
+    embed: int = 32  # byte embedding size (1..1024)
     first_block: int = 1024  # bytes sent uniformly (8 bits each) before any training
     steps: int = 150  # Adam steps after each block, on all the data so far
     batch_size: int = 32  # windows per step
-    seq_len: int = 128  # bytes per window
+    seq_len: int = 128  # bytes per window (2..4096; batch_size * seq_len <= 2**17)
     lr: float = 3e-3  # Adam learning rate
     warm_start: bool = True  # keep training the last model (False: a fresh one)
     seed: int = 0
 
     def __post_init__(self):
-        if self.first_block < 1 or self.steps < 0 or self.seq_len < 2:
-            raise GantutorError("invalid prequential settings: first_block >= 1, "
-                                "steps >= 0 and seq_len >= 2 are needed")
+        # types as well as ranges: the values may come from a file's header, and the
+        # limits keep one training step's memory and a file's training time bounded
+        problems = [f"{name} must be an integer {lo:,}..{hi:,}"
+                    for name, lo, hi in _INT_FIELDS
+                    if not coder.is_int(getattr(self, name), lo, hi)]
+        if not problems and self.batch_size * self.seq_len > MAX_WINDOW_BYTES:
+            problems.append("batch_size * seq_len must be at most "
+                            f"{MAX_WINDOW_BYTES:,}")
+        lr = self.lr
+        if (not isinstance(lr, numbers.Real) or isinstance(lr, bool)
+                or not 0 < lr <= 10):  # also refuses NaN
+            problems.append("lr must be a number in (0, 10]")
+        if not isinstance(self.warm_start, (bool, np.bool_)):
+            problems.append("warm_start must be true or false")
+        if problems:
+            raise GantutorError("invalid prequential settings: " + "; ".join(problems))
+        for name, _, _ in _INT_FIELDS:
+            setattr(self, name, int(getattr(self, name)))
+        self.warm_start = bool(self.warm_start)
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> PrequentialConfig:
+        if not isinstance(d, dict):
+            raise GantutorError("invalid prequential settings: not a dictionary")
         unknown = set(d) - set(cls.__dataclass_fields__)
         if unknown:
             raise GantutorError(f"unknown GRU settings {sorted(unknown)}")
@@ -114,6 +140,16 @@ def block_bounds(n: int, first: int) -> list[tuple[int, int]]:
         bounds.append((start, end))
         start, end = end, min(2 * end, n)
     return bounds
+
+
+def training_macs(cfg: PrequentialConfig, n: int) -> int:
+    """Multiply-adds of all the training that coding ``n`` bytes takes (and decoding
+    repeats): per trained block, steps * batch_size * window length tokens, each
+    costing about 3x the forward pass (GRU gates and the 256-way head)."""
+    per_token = 3 * cfg.hidden * (cfg.embed + cfg.hidden) + 256 * cfg.hidden
+    tokens = sum(cfg.steps * cfg.batch_size * min(cfg.seq_len, start - 1)
+                 for k, (start, _) in _block_models(n, cfg) if k and start >= 2)
+    return 3 * per_token * tokens
 
 
 def new_model(cfg: PrequentialConfig) -> ByteGRU:
@@ -206,7 +242,9 @@ def prequential_encode(data: bytes, cfg: PrequentialConfig | None = None,
     for k, (start, end) in _block_models(len(data), cfg):
         block = data[start:end]
         if k == 0:  # nothing learned yet: the uniform code, 8 bits per byte
-            enc.encode(list(block), np.ones((len(block), 256)))
+            for i in range(0, len(block), _UNIFORM_ROWS):  # same bits as one call
+                part = block[i: i + _UNIFORM_ROWS]
+                enc.encode(list(part), np.ones((len(part), 256)))
             bits = 8.0 * len(block)
         else:
             if not cfg.warm_start:
@@ -235,7 +273,9 @@ def prequential_decode(payload: bytes, n: int,
     model, out = new_model(cfg), bytearray()
     for k, (start, end) in _block_models(n, cfg):
         if k == 0:
-            out += bytes(dec.decode(np.ones((end - start, 256))).astype(np.uint8))
+            for i in range(start, end, _UNIFORM_ROWS):
+                rows = np.ones((min(_UNIFORM_ROWS, end - i), 256))
+                out += bytes(dec.decode(rows).astype(np.uint8))
             continue
         if not cfg.warm_start:
             model = new_model(cfg)
