@@ -13,25 +13,38 @@ FAST_ENV = "GANTUTOR_FAST"
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """Turn ``"auto"`` into CUDA, then Apple MPS, then CPU; pass others through."""
+    """Turn ``"auto"`` into CUDA, then Apple MPS, then CPU; check that a CUDA or MPS
+    device asked for by name exists here (a GantutorError if not)."""
     if isinstance(device, torch.device):
         return device
-    if device != "auto":
-        dev = torch.device(device)
-        if dev.type == "cuda" and not torch.cuda.is_available():
-            from .errors import GantutorError
+    if device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if _mps_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    from .errors import GantutorError
 
-            raise GantutorError(
-                f"device {device!r} was asked for but CUDA is not available here; "
-                "use --device auto (or cpu)"
-            )
-        return dev
-    if torch.cuda.is_available():
-        return torch.device("cuda")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise GantutorError(f"{device!r} is not a device: use auto, cpu, cuda, "
+                            "cuda:N or mps") from None
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if dev.type == "cuda" and (dev.index or 0) >= count:
+        have = (f"{count} CUDA devices (cuda:0 to cuda:{count - 1})" if count
+                else "no CUDA device")
+        raise GantutorError(f"device {device!r} was asked for but this machine has "
+                            f"{have}; use --device auto (or cpu)")
+    if dev.type == "mps" and not _mps_available():
+        raise GantutorError(f"device {device!r} was asked for but Apple MPS is not "
+                            "available here; use --device auto (or cpu)")
+    return dev
+
+
+def _mps_available() -> bool:
     mps = getattr(torch.backends, "mps", None)
-    if mps is not None and mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
+    return mps is not None and mps.is_available()
 
 
 def seed_everything(seed: int) -> None:

@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING
 
 from ..dataset_names import DATASETS, MIXTURE_DATASETS
 from ..errors import DataNotFoundError, GantutorError
+from ..gan.config import SEED, Bounds
+from . import options
 
 if TYPE_CHECKING:  # torch is imported when a command runs, not for --help
     import torch
@@ -48,14 +50,15 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="split of the real images; when omitted, the one the "
                         "checkpoint records, else auto (training split if present, "
                         "else test)")
-    p.add_argument("--n", type=int, default=10_000,
+    p.add_argument("--n", type=options.number(int, Bounds(2, 1_000_000)),
+                   default=10_000,
                    help="generated samples and real reference images; both are "
                         "reduced when there are fewer training images")
-    p.add_argument("--k", type=int, default=5,
+    p.add_argument("--k", type=options.number(int, Bounds(1, 100)), default=5,
                    help="neighbours for precision, recall, density and coverage")
-    p.add_argument("--seed", type=int, default=0,
+    p.add_argument("--seed", type=options.number(int, SEED), default=0,
                    help="seed of the generated samples and of the real subsets")
-    p.add_argument("--device", default="auto",
+    p.add_argument("--device", type=options.device, default="auto",
                    help="auto picks CUDA, then Apple MPS, then CPU")
     p.add_argument("--data-dir", default=None,
                    help="folder with IDX files (default: $GANTUTOR_DATA, then "

@@ -3,22 +3,32 @@
 from __future__ import annotations
 
 import argparse
+import io
 from pathlib import Path
 
 from ..errors import GantutorError
+from ..gan.config import SEED, Bounds
+from . import options
+
+MAX_SAMPLES = 100_000  # a 100,000-image .npy of MNIST is 314 MB; more is a mistyping
 
 
 def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", required=True, type=Path,
                    help="checkpoint.pt written by gantutor train")
-    p.add_argument("--n", type=int, default=64, help="number of samples")
+    p.add_argument("--n", type=options.number(int, Bounds(1, MAX_SAMPLES)),
+                   default=64, help=f"number of samples (1 to {MAX_SAMPLES:,})")
     p.add_argument("--out", required=True, type=Path,
                    help="output file: .png for a grid, .npy for an (N, C, H, W) "
                         "float32 array in [-1, 1]")
-    p.add_argument("--label", type=int, default=None,
+    p.add_argument("--force", action="store_true",
+                   help="replace OUT if it exists (without it the command refuses)")
+    p.add_argument("--label", type=options.number(int, Bounds(0)), default=None,
                    help="class to draw from (conditional models only)")
-    p.add_argument("--seed", type=int, default=0, help="random seed of the noise")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    p.add_argument("--seed", type=options.number(int, SEED), default=0,
+                   help="random seed of the noise")
+    p.add_argument("--device", type=options.device, default="auto",
+                   help="auto, cpu, cuda, cuda:N or mps")
 
 
 def run(args) -> int:
@@ -32,8 +42,7 @@ def run(args) -> int:
     suffix = args.out.suffix.lower()
     if suffix not in (".png", ".npy"):
         raise GantutorError(f"--out must end in .png or .npy, not {args.out.name!r}")
-    if args.n < 1:
-        raise GantutorError("--n must be at least 1")
+    options.new_file(args.out, args.force)  # before the checkpoint is read
     G = load_generator(args.checkpoint, args.device)
     if args.label is not None:
         if not G.num_classes:
@@ -45,9 +54,11 @@ def run(args) -> int:
     if suffix == ".npy":
         arr = x.numpy().astype(np.float32)
 
-        def write(tmp):
+        def write(tmp):  # via bytes: a full disk is then an OSError that says so
+            buffer = io.BytesIO()
+            np.save(buffer, arr)
             with open(tmp, "wb") as f:
-                np.save(f, arr)
+                f.write(buffer.getbuffer())
 
         atomic_write(args.out, write)
     elif x.dim() == 2:
