@@ -39,7 +39,8 @@ _MODULES = {
     "gan": "gantutor.gan", "models": "gantutor.gan.models",
     "losses": "gantutor.gan.losses", "objective": "gantutor.gan.objective",
     "train": "gantutor.gan.train", "distributed": "gantutor.gan.distributed",
-    "latent": "gantutor.gan.latent",
+    "latent": "gantutor.gan.latent", "steps": "gantutor.gan.steps",
+    "restore": "gantutor.gan.restore",
     # evaluation
     "evaluation": "gantutor.evaluation", "metrics": "gantutor.evaluation.metrics",
     "classifier": "gantutor.evaluation.classifier",

@@ -4,7 +4,7 @@ A checkpoint holds a plain dict of tensors, numbers, strings, lists and dicts (n
 that needs pickle's arbitrary-code loading), with a ``format`` tag and the versions
 that wrote it. On disk it is a small header followed by the ``torch.save`` bytes::
 
-    MAGIC (20 bytes) | SHA-256 of the rest (32) | rest:
+    CHECKPOINT_MAGIC (20 bytes) | SHA-256 of the rest (32) | rest:
         format (2 bytes, big-endian) | payload length (8) | payload (torch.save)
 
 The SHA-256 covers everything after it, so one changed or missing byte anywhere is
@@ -31,10 +31,10 @@ from .errors import CorruptFileError, GantutorError
 FORMAT = "gantutor-checkpoint"
 # 1: a bare torch.save file (gantutor 0.1.0); 2: header with a SHA-256 checksum
 CHECKPOINT_FORMAT = 2
-MAGIC = b"GANTUTOR CHECKPOINT\n"
+CHECKPOINT_MAGIC = b"GANTUTOR CHECKPOINT\n"
 _DIGEST = hashlib.sha256().digest_size
 _FIELDS = struct.Struct(">HQ")  # format, payload length
-_HEADER = len(MAGIC) + _DIGEST + _FIELDS.size
+_HEADER = len(CHECKPOINT_MAGIC) + _DIGEST + _FIELDS.size
 _ZIP = b"PK\x03\x04"  # how a torch.save file (format 1) begins
 # the random part of a tempfile.mkstemp name: 8 of [a-z0-9_]
 _TEMP_NAME = r"\.{name}\.[a-z0-9_]{{8}}\.tmp"
@@ -88,7 +88,7 @@ def save_checkpoint(path: str | Path, state: dict) -> None:
     torch.save(full, buffer)
     payload = buffer.getvalue()
     rest = _FIELDS.pack(CHECKPOINT_FORMAT, len(payload)) + payload
-    data = MAGIC + hashlib.sha256(rest).digest() + rest
+    data = CHECKPOINT_MAGIC + hashlib.sha256(rest).digest() + rest
     atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
 
 
@@ -128,16 +128,18 @@ def _unreadable(path: Path, why: str, todo: str) -> CorruptFileError:
 
 def _verified_payload(path: Path, data: bytes) -> bytes:
     """The torch.save bytes of ``data``, after checking its header and checksum."""
-    if not data.startswith(MAGIC):
-        close = sum(a == b for a, b in zip(data[:len(MAGIC)], MAGIC))
-        if close >= len(MAGIC) - 2:  # a byte or two of the header changed
+    if not data.startswith(CHECKPOINT_MAGIC):
+        magic = CHECKPOINT_MAGIC
+        close = sum(a == b for a, b in zip(data[:len(magic)], magic))
+        if close >= len(magic) - 2:  # a byte or two of the header changed
             raise _unreadable(path, "its header is damaged", ANOTHER_COPY)
         raise _unreadable(path, "it does not begin with the checkpoint header",
                           "point to the checkpoint.pt that `gantutor train` wrote")
     if len(data) < _HEADER:
         raise _unreadable(path, f"it is truncated ({len(data)} bytes, shorter than "
                                 "the checkpoint header)", ANOTHER_COPY)
-    digest, rest = data[len(MAGIC):len(MAGIC) + _DIGEST], data[len(MAGIC) + _DIGEST:]
+    start = len(CHECKPOINT_MAGIC)
+    digest, rest = data[start:start + _DIGEST], data[start + _DIGEST:]
     version, length = _FIELDS.unpack_from(rest)
     if hashlib.sha256(rest).digest() != digest:
         why = (f"truncated: {len(rest) - _FIELDS.size:,} of {length:,} bytes"

@@ -19,7 +19,7 @@ import gantutor as gt
 from gantutor import checkpoint
 from gantutor.checkpoint import (
     CHECKPOINT_FORMAT,
-    MAGIC,
+    CHECKPOINT_MAGIC,
     load_checkpoint,
     remove_leftover_temporaries,
     save_checkpoint,
@@ -78,8 +78,9 @@ def one_line_error(capsys, argv, *phrases):
 
 def test_layout_is_header_checksum_format_payload(good):
     _, data = good
-    assert data.startswith(MAGIC)
-    digest, rest = data[len(MAGIC):len(MAGIC) + 32], data[len(MAGIC) + 32:]
+    assert data.startswith(CHECKPOINT_MAGIC)
+    start = len(CHECKPOINT_MAGIC)
+    digest, rest = data[start:start + 32], data[start + 32:]
     assert hashlib.sha256(rest).digest() == digest
     version, length = struct.unpack(">HQ", rest[:10])
     assert version == CHECKPOINT_FORMAT == 2 and length == len(rest) - 10
@@ -114,7 +115,8 @@ def test_any_truncation_is_found(good, tmp_path, keep):
 def test_every_byte_of_the_header_and_payload_edges_is_covered(good, tmp_path):
     _, data = good
     path = tmp_path / "flipped.pt"
-    for i in [*range(len(MAGIC) + 32 + 10 + 64), *range(len(data) - 64, len(data))]:
+    head = len(CHECKPOINT_MAGIC) + 32 + 10 + 64
+    for i in [*range(head), *range(len(data) - 64, len(data))]:
         bad = bytearray(data)
         bad[i] ^= 0x01
         path.write_bytes(bytes(bad))
@@ -155,14 +157,14 @@ def test_old_format_checkpoints_are_explained(good, tmp_path, capsys):
 
 
 def test_newer_format_and_inconsistent_header(good, tmp_path):
-    payload = good[1][len(MAGIC) + 32 + 10:]
+    payload = good[1][len(CHECKPOINT_MAGIC) + 32 + 10:]
     for version, length, match in ((CHECKPOINT_FORMAT + 1, len(payload), "newer"),
                                    (CHECKPOINT_FORMAT, len(payload) + 1,
                                     "inconsistent"),
                                    (1, len(payload), "inconsistent")):
         rest = struct.pack(">HQ", version, length) + payload
         path = tmp_path / "v.pt"
-        path.write_bytes(MAGIC + hashlib.sha256(rest).digest() + rest)
+        path.write_bytes(CHECKPOINT_MAGIC + hashlib.sha256(rest).digest() + rest)
         with pytest.raises(GantutorError, match=match):
             load_checkpoint(path)
 
@@ -170,7 +172,7 @@ def test_newer_format_and_inconsistent_header(good, tmp_path):
 def test_valid_checksum_around_junk_is_refused(tmp_path):
     rest = struct.pack(">HQ", CHECKPOINT_FORMAT, 5) + b"junk!"
     path = tmp_path / "junk.pt"
-    path.write_bytes(MAGIC + hashlib.sha256(rest).digest() + rest)
+    path.write_bytes(CHECKPOINT_MAGIC + hashlib.sha256(rest).digest() + rest)
     with pytest.raises(CorruptFileError, match="content cannot be read"):
         load_checkpoint(path)
     with pytest.raises(GantutorError, match="is a folder"):

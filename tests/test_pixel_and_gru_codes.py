@@ -46,7 +46,7 @@ def test_integer_model_is_close_to_the_float_model_and_ignores_batching(digits):
     import torch
 
     model = pixelmodel.train_pixel_model(digits, 17, TINY_PIXELS)
-    q = pixelmodel.quantise(model, digits)
+    q = pixelmodel.quantise_model(model, digits)
     padded = pixelmodel._pad(digits, 2)
     neigh = pixelmodel.neighbourhood(padded, 4, 3, 2)
     freqs = q.frequencies(neigh, 4, 3)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from ..dataset_names import DATASETS, MIXTURE_DATASETS
 from ..errors import DataNotFoundError, GantutorError
-from ..gan.config import SEED, Bounds
+from ..gan.config import SEED_RANGE, Bounds
 from . import options
 
 if TYPE_CHECKING:  # torch is imported when a command runs, not for --help
@@ -56,7 +56,7 @@ def configure(p: argparse.ArgumentParser) -> None:
                         "reduced when there are fewer training images")
     p.add_argument("--k", type=options.number(int, Bounds(1, 100)), default=5,
                    help="neighbours for precision, recall, density and coverage")
-    p.add_argument("--seed", type=options.number(int, SEED), default=0,
+    p.add_argument("--seed", type=options.number(int, SEED_RANGE), default=0,
                    help="seed of the generated samples and of the real subsets")
     p.add_argument("--device", type=options.device, default="auto",
                    help="auto picks CUDA, then Apple MPS, then CPU")

@@ -7,7 +7,7 @@ import io
 from pathlib import Path
 
 from ..errors import GantutorError
-from ..gan.config import SEED, Bounds
+from ..gan.config import SEED_RANGE, Bounds
 from . import options
 
 MAX_SAMPLES = 100_000  # a 100,000-image .npy of MNIST is 314 MB; more is a mistyping
@@ -25,7 +25,7 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="replace OUT if it exists (without it the command refuses)")
     p.add_argument("--label", type=options.number(int, Bounds(0)), default=None,
                    help="class to draw from (conditional models only)")
-    p.add_argument("--seed", type=options.number(int, SEED), default=0,
+    p.add_argument("--seed", type=options.number(int, SEED_RANGE), default=0,
                    help="random seed of the noise")
     p.add_argument("--device", type=options.device, default="auto",
                    help="auto, cpu, cuda, cuda:N or mps")

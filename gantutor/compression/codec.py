@@ -458,7 +458,7 @@ def compress_images(images: np.ndarray, levels: int, cfg=None, device="cpu",
     n, height, width = images.shape
     pixelmodel.check_size(n, cfg.radius, height, width, levels, cfg.hidden)
     model = pixelmodel.train_pixel_model(images, levels, cfg, device, on_step)
-    qmodel = pixelmodel.quantise(model, images)
+    qmodel = pixelmodel.quantise_model(model, images)
     raw_weights = qmodel.to_bytes()
     # code with exactly what the decoder will rebuild from the bytes it receives
     qmodel = pixelmodel.IntPixelModel.from_bytes(raw_weights, qmodel.layout())

@@ -272,7 +272,7 @@ class IntPixelModel:
                    int(layout["out_mult"]))
 
 
-def quantise(model: PixelMLP, images: np.ndarray, calib: int = 20000,
+def quantise_model(model: PixelMLP, images: np.ndarray, calib: int = 20000,
              seed: int = 0) -> IntPixelModel:
     """8-bit weights, 12-bit activations; shifts chosen on random pixels of images."""
     lin = [m for m in model.net if isinstance(m, nn.Linear)]

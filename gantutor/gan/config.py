@@ -56,7 +56,7 @@ class Bounds:
         return None if inside else f"must be {self}, got {shown(value)}"
 
 
-SEED = Bounds(0, 2**32 - 1)  # what every random-number generator here accepts
+SEED_RANGE = Bounds(0, 2**32 - 1)  # what every random-number generator here accepts
 
 
 def shown(value, limit: int = 40) -> str:
@@ -157,7 +157,7 @@ class TrainConfig:
     r1_weight: float = setting(0.0, "γ of the R1 penalty; the loss adds γ/2 · R1",
                                Bounds(0))
     seed: int = setting(
-        0, "seeds the noise, the batch order and the fixed snapshot noise", SEED)
+        0, "seeds the noise, the batch order and the fixed snapshot noise", SEED_RANGE)
     device: str = setting(
         "auto", "auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:1, mps")
     amp: bool = setting(False, "bf16 autocast where the device supports it")
