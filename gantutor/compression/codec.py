@@ -25,6 +25,7 @@ import gzip
 import hashlib
 import io
 import lzma
+import re
 
 import numpy as np
 
@@ -224,7 +225,7 @@ def _check_fields(header: dict, what: str) -> str:
             and set(digest) <= set("0123456789abcdef")):
         raise CorruptFileError(f"{what}: the header's SHA-256 is not 64 hex digits.")
     if not (isinstance(versions, dict) and set(versions) == {"gantutor", "constriction"}
-            and all(isinstance(v, str) and 0 < len(v) <= 64
+            and all(isinstance(v, str) and _VERSION.fullmatch(v)
                     for v in versions.values())):
         raise CorruptFileError(f"{what}: the header's versions are not the gantutor "
                                "and constriction version strings.")
@@ -236,6 +237,11 @@ def _check_fields(header: dict, what: str) -> str:
             f"{what} was coded with constriction {wrote}, this machine has {have}. "
             f"Decoding needs the same version: pip install 'constriction=={wrote}'.")
     return model
+
+
+# a version string as packaging writes it (PEP 440 and local labels); anything else,
+# such as control characters, is refused rather than echoed into a message
+_VERSION = re.compile(r"[0-9A-Za-z.+!_-]{1,64}")
 
 
 def _show(value) -> str:
