@@ -297,3 +297,24 @@ def test_exit_status_is_documented_and_real():
     result = subprocess.run([sys.executable, "-m", "gantutor", "train", "--out", "o",
                              "--seed", "-1"], capture_output=True, text=True)
     assert result.returncode == 2 and result.stderr.count("\n") == 1
+
+
+def test_train_past_the_file_size_limit_is_one_line_and_leaves_nothing(tmp_path):
+    """A checkpoint that cannot be written (the file size limit stands in for a full
+    disk) is one line, exit 2, and no half-written file stays behind."""
+    import resource
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000))
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(
+        [sys.executable, "-m", "gantutor", "train", "--dataset", "digits", "--out",
+         "run", "--steps", "2", "--log-every", "1", "--checkpoint-every", "1",
+         "--no-progress"],
+        cwd=tmp_path, capture_output=True, text=True, preexec_fn=limit, env=env,
+        timeout=300)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1
+    assert "file size limit" in result.stderr
+    assert not [p for p in (tmp_path / "run").iterdir() if p.name.endswith(".tmp")]

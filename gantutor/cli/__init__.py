@@ -115,6 +115,10 @@ def describe(err: Exception) -> str:
         return str(err)
     if isinstance(err, OSError):
         hint = {errno.ENOSPC: "free some space, or write elsewhere",
+                errno.EFBIG: "the file size limit (ulimit -f) was reached: raise "
+                             "it, or write elsewhere",
+                errno.EDQUOT: "the disk quota is full: free some space, or write "
+                              "elsewhere",
                 errno.EACCES: "check the permissions, or write elsewhere",
                 errno.EROFS: "write elsewhere"}.get(err.errno, "check the path")
         where = f": {err.filename}" if err.filename else ""
