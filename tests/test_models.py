@@ -63,3 +63,9 @@ def test_bad_model_requests():
         models.build_gan("dcgan", (2,))
     with pytest.raises(GantutorError, match="support"):
         models.build_gan("dcgan", (1, 16, 16))
+
+
+@pytest.mark.parametrize("pack", [0, -2, 1.5, True])
+def test_build_gan_refuses_a_pack_that_is_not_a_positive_whole_number(pack):
+    with pytest.raises(GantutorError, match="pack must be"):
+        models.build_gan("mlp", (1, 8, 8), pack=pack)

@@ -228,6 +228,9 @@ def build_gan(model: str, shape, z_dim: int = 100, num_classes: int = 0, pack: i
     ``width``; for the MLP generator also ``batch_norm`` and ``g_activation``).
     """
     shape = tuple(shape)
+    if isinstance(pack, bool) or not isinstance(pack, int) or pack < 1:
+        raise GantutorError(f"pack must be a whole number of samples, 1 or more (1: no "
+                            f"packing), got {pack!r}")
     if model == "mlp":
         g_hidden = kwargs.get("g_hidden", kwargs.get("hidden", (256, 512)))
         d_hidden = kwargs.get("d_hidden", tuple(reversed(g_hidden)))
