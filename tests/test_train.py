@@ -45,6 +45,17 @@ def test_stop_and_resume_equals_uninterrupted(tmp_path, model):
     assert hist_a.as_dict() == hist_b.as_dict()
 
 
+def test_a_learning_rate_given_with_resume_is_the_one_used(tmp_path):
+    tiny_run(tmp_path, 10, lr=2e-4)
+    state = load_checkpoint(tmp_path / "checkpoint.pt")
+    assert state["opt_g"]["param_groups"][0]["lr"] == 2e-4
+    tiny_run(tmp_path, 15, resume=True, lr=5e-5, betas=(0.0, 0.9))
+    state = load_checkpoint(tmp_path / "checkpoint.pt")
+    for opt in ("opt_g", "opt_d"):
+        group = state[opt]["param_groups"][0]
+        assert group["lr"] == 5e-5 and tuple(group["betas"]) == (0.0, 0.9)
+
+
 def test_nan_stops_with_step_and_keeps_last_good_checkpoint(tmp_path):
     good = gt.load_dataset("digits")
     tiny_run(tmp_path, 10, data=good)

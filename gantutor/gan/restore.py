@@ -187,6 +187,11 @@ def load_optimiser(opt: torch.optim.Optimizer, saved: dict, what: str, path) -> 
             if name not in group or not _same_kind(group[name], default):
                 raise _damaged(path, f"the {what}'s setting {name!r} is missing or "
                                      "of the wrong kind")
+        # the settings are this run's (--lr, --betas given with --resume apply); the
+        # saved state keeps only what Adam learned: its moments and step counts
+        for name in ("lr", "betas", "eps", "weight_decay"):
+            if name in before:
+                group[name] = before[name]
         moments = {"step", "exp_avg", "exp_avg_sq"} | (
             {"max_exp_avg_sq"} if group.get("amsgrad") else set())
         for p in group["params"]:
