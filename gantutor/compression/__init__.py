@@ -7,7 +7,9 @@
   two-part code (weights, then data).
 - ``pixelmodel``: an autoregressive pixel model for images.
 - ``codec``: ``compress``/``decompress`` (the container, dispatching to ``cm`` or
-  ``gru``), files, and the general-purpose baselines (gzip, bz2, xz, PNG).
+  ``gru``; the header schema checked before anything runs), and the general-purpose
+  baselines (gzip, bz2, xz, PNG); ``files``: reading inputs and writing outputs
+  safely (``-`` for standard streams, no partial files, modes kept).
 - ``latentcode``, ``gencodec``: lossy compression with a generator (latents found by
   inversion or an encoder, quantised and entropy-coded); ``imagecodec``: JPEG and WebP
   baselines; ``ratedistortion``: the measured trade-off.

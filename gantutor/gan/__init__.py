@@ -10,6 +10,7 @@
 - ``steps``: one discriminator update and one generator update, written once.
 - ``train``: ``train_gan`` (device, precision, DDP, resume, checkpoints, NaN stop,
   the log window) and ``sample``/``load_generator``.
+- ``restore``: every part of a checkpoint checked before it is used.
 - ``distributed``: torch.distributed and DDP set-up and tear-down.
 - ``objective``: the GAN objective on 1-D Gaussians in closed form (D*, V, JSD).
 - ``latent``: walks through a generator's latent space.
