@@ -40,12 +40,13 @@ _MODULES = {
     "losses": "gantutor.gan.losses", "objective": "gantutor.gan.objective",
     "train": "gantutor.gan.train", "distributed": "gantutor.gan.distributed",
     "latent": "gantutor.gan.latent", "steps": "gantutor.gan.steps",
-    "restore": "gantutor.gan.restore",
+    "restore": "gantutor.gan.restore", "cache": "gantutor.gan.cache",
     # evaluation
     "evaluation": "gantutor.evaluation", "metrics": "gantutor.evaluation.metrics",
     "classifier": "gantutor.evaluation.classifier",
     "report": "gantutor.evaluation.report", "probe": "gantutor.evaluation.probe",
     "attribution": "gantutor.evaluation.attribution",
+    "judge": "gantutor.evaluation.judge",
     # compression
     "compression": "gantutor.compression", "coder": "gantutor.compression.coder",
     "codec": "gantutor.compression.codec",
@@ -76,7 +77,7 @@ _NAMES = {
     "build_gan": "gantutor.gan.models",
     "TrainConfig": "gantutor.gan.config", "History": "gantutor.gan.train",
     "train_gan": "gantutor.gan.train", "sample": "gantutor.gan.train",
-    "load_generator": "gantutor.gan.train",
+    "load_generator": "gantutor.gan.train", "train_or_reuse": "gantutor.gan.cache",
 }
 
 __all__ = sorted([*_MODULES, *_NAMES])

@@ -1,15 +1,25 @@
-"""Where the code runs: device choice, seeds, the notebook budget, Colab detection."""
+"""Where the code runs: device choice, seeds, the notebook budget, Colab detection,
+the cache folder."""
 
 from __future__ import annotations
 
 import os
 import random
 import sys
+from pathlib import Path
 
 import numpy as np
 import torch
 
 FAST_ENV = "GANTUTOR_FAST"
+CACHE_ENV = "GANTUTOR_CACHE"
+
+
+def cache_dir() -> Path:
+    """Where trained helpers are kept between runs and notebooks: ``$GANTUTOR_CACHE``
+    if set, else ``~/.cache/gantutor``."""
+    env = os.environ.get(CACHE_ENV)
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "gantutor"
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:

@@ -17,18 +17,17 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 from pathlib import Path
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..env import CACHE_ENV, cache_dir  # noqa: F401 (re-exported)
 from ..errors import GantutorError
 
 ARCH_VERSION = 1  # bump when the network or its training changes: old caches retrain
 SEED = 0
-CACHE_ENV = "GANTUTOR_CACHE"
 # Training budget: about this many image presentations (epochs = budget / images,
 # between 2 and 40): under half a minute on 2 CPU cores for 28x28 images, a few
 # seconds for the 8x8 digits. The held-out accuracy is reported next to every use.
@@ -128,12 +127,6 @@ def fit(model: Classifier, x: torch.Tensor, y: torch.Tensor, epochs: int,
 
 
 # ------------------------------------------------------------------ data and cache
-
-
-def cache_dir() -> Path:
-    """``$GANTUTOR_CACHE`` if set, else ``~/.cache/gantutor``."""
-    env = os.environ.get(CACHE_ENV)
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "gantutor"
 
 
 def classifier_data(name: str):

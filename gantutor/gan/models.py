@@ -220,13 +220,21 @@ _CLASSES = {c.__name__: c for c in (MLPGenerator, MLPDiscriminator, DCGANGenerat
 
 
 def build_gan(model: str, shape, z_dim: int = 100, num_classes: int = 0, pack: int = 1,
-              spectral_norm: bool = False, **kwargs):
+              spectral_norm: bool = False, seed: int | None = None, **kwargs):
     """Build a (generator, discriminator) pair for samples of ``shape``.
 
     ``model`` is ``"mlp"`` or ``"dcgan"`` (images only). Extra keyword arguments go to
     both constructors where they apply (``hidden``/``g_hidden``/``d_hidden``,
     ``width``; for the MLP generator also ``batch_norm`` and ``g_activation``).
+    ``seed``: initialise the weights from this seed, leaving the global random state
+    untouched (two notebooks then build the very same networks); None draws them
+    from the global random state.
     """
+    if seed is not None:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return build_gan(model, shape, z_dim, num_classes, pack, spectral_norm,
+                             None, **kwargs)
     shape = tuple(shape)
     if isinstance(pack, bool) or not isinstance(pack, int) or pack < 1:
         raise GantutorError(f"pack must be a whole number of samples, 1 or more (1: no "
