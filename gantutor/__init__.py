@@ -63,7 +63,7 @@ _MODULES = {
     "widgets": "gantutor.course.widgets", "check": "gantutor.course.checks",
     "risk": "gantutor.course.risk", "lessons": "gantutor.course.lessons",
     "remedies": "gantutor.course.remedies", "augment": "gantutor.course.augment",
-    "scaling": "gantutor.course.scaling",
+    "scaling": "gantutor.course.scaling", "runs": "gantutor.course.runs",
     # the command line
     "cli": "gantutor.cli",
 }

@@ -130,3 +130,21 @@ def test_damaged_cached_run_is_reported_and_trained_again(quick_cache, capsys):
     G3, D3, _, _ = _setup()
     cache.train_or_reuse("tiny", G3, D3, data, cfg)  # the rewritten file is good
     assert "reused" in capsys.readouterr().out
+
+
+def test_course_gan_trains_then_reuses_the_same_run(quick_cache, monkeypatch, capsys):
+    from gantutor.course import runs
+
+    tiny = runs.CourseRun("mlp", seed=3, build={"hidden": (16,)},
+                          train={"batch_size": 16, "log_every": 2}, full_steps=4,
+                          fast_steps=4)
+    monkeypatch.setitem(runs.RUNS, "mlp", tiny)
+    members, held_out = gt.data.holdout_split(gt.load_dataset("digits", "train"), 0.5)
+    G, _, hist = runs.course_gan("mlp", members)
+    G2, _, hist2 = runs.course_gan("mlp", members)
+    out = capsys.readouterr().out
+    assert "training" in out and "reused" in out
+    assert hist2.d_loss == pytest.approx(hist.d_loss)
+    assert all(torch.equal(a, b) for a, b in zip(G.parameters(), G2.parameters()))
+    with pytest.raises(gt.GantutorError, match="no course run 'wgan'"):
+        runs.course_gan("wgan", members)

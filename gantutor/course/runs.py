@@ -1,0 +1,84 @@
+"""The course's two trained generators, defined once.
+
+Notebook 05 trains the MLP GAN and notebook 06 the DCGAN; notebooks 07 and 09 (and
+later ones) study the same generators. Each is defined here once (networks, seed,
+settings, data), so every notebook that asks for it gets the same run: the first
+one trains it and keeps it under the cache folder (:mod:`gantutor.gan.cache`), the
+later ones load it in a second.
+
+Both train on the *members*: half of the digits, split off with a fixed seed
+(:func:`course_data`). The other half is never shown to them, so notebook 07 can ask
+whether a generator remembers its training images.
+
+    members, held_out = gt.runs.course_data(device)
+    G, D, hist = gt.runs.course_gan("mlp", members, device)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..data import holdout_split, load_or_digits
+from ..env import budget
+from ..errors import GantutorError
+from ..gan.cache import train_or_reuse
+from ..gan.config import TrainConfig
+from ..gan.models import build_gan
+
+HELD_OUT_FRACTION, SPLIT_SEED = 0.5, 0
+
+
+def course_data(device="cpu"):
+    """(members, held_out): MNIST (or the bundled 8x8 digits offline), halved."""
+    data = load_or_digits("mnist", device=device)
+    return holdout_split(data, HELD_OUT_FRACTION, seed=SPLIT_SEED)
+
+
+@dataclass(frozen=True)
+class CourseRun:
+    """One generator of the course: how it is built and trained."""
+
+    model: str
+    seed: int  # of the initial weights
+    build: dict = field(default_factory=dict)  # build_gan's keyword arguments
+    train: dict = field(default_factory=dict)  # TrainConfig's, steps excepted
+    full_steps: int = 4000
+    fast_steps: int = 300
+
+    def config(self, device) -> TrainConfig:
+        steps = budget(full=self.full_steps, fast=self.fast_steps)
+        return TrainConfig(steps=steps, device=str(device), progress=False,
+                           **self.train)
+
+
+# Notebook 05's MLP GAN.
+MLP_RUN = CourseRun(
+    model="mlp", seed=0,
+    train=dict(batch_size=64, lr=2e-4, log_every=50, snapshot_every=500),
+    full_steps=4000, fast_steps=300,
+)
+
+
+# Notebook 06's DCGAN.
+DCGAN_RUN = CourseRun(
+    model="dcgan", seed=0, build=dict(width=32),
+    train=dict(batch_size=64, lr=2e-4, log_every=25, snapshot_every=250),
+    full_steps=1500, fast_steps=40,
+)
+
+RUNS = {"mlp": MLP_RUN, "dcgan": DCGAN_RUN}
+
+
+def course_gan(name: str, data, device="cpu", on_step=None, retrain: bool = False,
+               verbose: bool = True):
+    """(G, D, history) of the course's ``name`` run ("mlp" or "dcgan") on ``data``
+    (the members of :func:`course_data`): loaded from the cache when that very run
+    finished before, trained (and cached) otherwise."""
+    if name not in RUNS:
+        raise GantutorError(f"no course run {name!r}; the course's runs are "
+                            f"{', '.join(RUNS)}")
+    run = RUNS[name]
+    G, D = build_gan(run.model, data.shape, seed=run.seed, **run.build)
+    history = train_or_reuse(f"course-{name}", G, D, data, run.config(device),
+                             on_step=on_step, retrain=retrain, verbose=verbose)
+    return G, D, history
