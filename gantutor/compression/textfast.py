@@ -18,12 +18,12 @@ import numpy as np
 from numba import njit
 
 from .textmodel import (
-    CMConfig,
     MATCH_MIN,
     N_APM,
     RECIPROCAL,
     SQUASH,
     STRETCH,
+    CMConfig,
     context_count,
     input_count,
     match_table_bits,
@@ -41,7 +41,7 @@ _TABLES = (np.array(STRETCH, np.int64), np.array(SQUASH, np.int64),
            np.array(RECIPROCAL, np.int64))
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def mix32(h):
     """A 32-bit integer hash (two multiply-xorshift rounds)."""
     h = ((h ^ (h >> 16)) * 0x45D9F3B) & M32
@@ -49,7 +49,7 @@ def mix32(h):
     return h ^ (h >> 16)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def hash2(a, b):
     """Hash of two 32-bit values."""
     return mix32((mix32(a & M32) * 0x2F0F3 + (b & M32)) & M32)
@@ -205,12 +205,12 @@ def byte_contexts(orders, flags, buf, s, h):
 # ------------------------------------------------------------------ one bit
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def squash_of(x, sq):
     return sq[max(-2047, min(2047, x)) + 2048]
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def find_block(t, pair, check):
     """The 16-counter block of a context: of the two blocks at ``pair``, the one
     holding ``check`` in its first slot; else the less used one, started afresh."""
@@ -321,7 +321,7 @@ def update(bit, c0, nib, params, flags, t, p0, mp, w, wf, apm, s, sc, sq, rc):
         mp[mi] = counter_step(mp[mi], target, 1023, rc)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def counter_step(v, target, limit, rc):
     """A counter (P(1) in 1/65536 << 10 | times seen) moved toward ``target`` by
     1/(n + 1.5)."""
@@ -338,7 +338,7 @@ def counter_step(v, target, limit, rc):
 # ---------------------------------------------------- arithmetic coding, one bit
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def encode_bit(bit, p, cs, out):
     """Carry-less binary arithmetic coding (as :class:`.coder.BitEncoder`):
     ``cs`` holds x1, x2 and the output position."""
@@ -356,7 +356,7 @@ def encode_bit(bit, p, cs, out):
     cs[0], cs[1] = x1, x2
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def decode_bit(p, cs, inp):
     """The bit :func:`encode_bit` coded with ``p``; ``cs[2]`` is the code value,
     ``cs[4]`` the input position (bytes past the end read as 0)."""
@@ -377,7 +377,7 @@ def decode_bit(p, cs, inp):
     return bit
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def draw_bit(p, s):
     """A bit that is 1 with probability p/4096, from a xorshift32 generator."""
     r = s[RNG]
@@ -389,10 +389,11 @@ def draw_bit(p, s):
 
 
 @njit(cache=True)
-def code_byte(mode, byte, cs, inp, out, state):
+def code_byte(mode, byte, cs, inp, out, rec, state):
     """Predict, code and learn the 8 bits of one byte. mode 0: encode ``byte`` into
-    ``out``; 1: decode a byte from ``inp``; 2: record each bit's p in ``out``; 3:
-    draw the bits from the model. Returns the byte."""
+    ``out``; 1: decode a byte from ``inp``; 2: only learn ``byte``; 3: draw the bits
+    from the model. Each bit's p goes to ``rec`` if it is not empty. Returns the
+    byte."""
     (orders, flags, params, t, p0, mp, w, wf, apm, mt, buf, s, h, sc,
      st_, sq, rc) = state
     c0 = 1
@@ -400,6 +401,9 @@ def code_byte(mode, byte, cs, inp, out, state):
     for j in range(7, -1, -1):
         p = predict(c0, nib, j, params, flags, t, p0, mp, w, wf, apm, s, h, sc,
                     st_, sq)
+        if len(rec):
+            rec[cs[5]] = p
+            cs[5] += 1
         if mode == 0:
             bit = (byte >> j) & 1
             encode_bit(bit, p, cs, out)
@@ -407,8 +411,6 @@ def code_byte(mode, byte, cs, inp, out, state):
             bit = decode_bit(p, cs, inp)
         elif mode == 2:
             bit = (byte >> j) & 1
-            out[cs[3]] = p
-            cs[3] += 1
         else:
             bit = draw_bit(p, s)
         update(bit, c0, nib, params, flags, t, p0, mp, w, wf, apm, s, sc, sq, rc)
@@ -420,42 +422,21 @@ def code_byte(mode, byte, cs, inp, out, state):
 
 
 @njit(cache=True)
-def encode_kernel(data, start, out, cs, state):
-    """Code ``data[start:]`` into ``out`` (``cs``: the coder's state); returns
-    where it stopped: ``len(data)``, or earlier when ``out`` is nearly full."""
-    for i in range(start, len(data)):
-        if cs[3] + 40 > len(out):  # a byte may take 32 bytes in the worst case
-            return i
-        code_byte(0, data[i], cs, data, out, state)
-    return len(data)
-
-
-@njit(cache=True)
-def decode_kernel(payload, n, out, state):
-    """Decode ``n`` bytes of ``payload`` into ``out``."""
-    cs = np.zeros(5, np.int64)
-    cs[1] = M32
-    for k in range(4):
-        cs[2] = (cs[2] << 8) | (payload[k] if k < len(payload) else 0)
-    cs[4] = 4
-    for i in range(n):
-        out[i] = code_byte(1, 0, cs, payload, out, state)
-
-
-@njit(cache=True)
-def probability_kernel(data, out, state):
-    """Each bit's 12-bit P(1) into ``out`` (8 per byte)."""
-    cs = np.zeros(5, np.int64)
-    for i in range(len(data)):
-        code_byte(2, data[i], cs, data, out, state)
-
-
-@njit(cache=True)
-def sample_kernel(n, out, state):
-    """Draw ``n`` bytes from the model into ``out``."""
-    cs = np.zeros(5, np.int64)
-    for i in range(n):
-        out[i] = code_byte(3, 0, cs, out, out, state)
+def kernel(mode, data, start, n, out, rec, cs, state):
+    """Run the model over bytes start..n-1 (modes as :func:`code_byte`): encode or
+    learn ``data``, decode ``data`` (a payload) into ``out``, or draw bytes into
+    ``out``. Returns where it stopped: ``n``, or earlier when an encoder's ``out``
+    is nearly full."""
+    for i in range(start, n):
+        if mode == 0:
+            if cs[3] + 40 > len(out):  # a byte may take 32 bytes at worst
+                return i
+            code_byte(0, data[i], cs, data, out, rec, state)
+        elif mode == 2:
+            code_byte(2, data[i], cs, data, out, rec, state)
+        else:
+            out[i] = code_byte(mode, 0, cs, data, out, rec, state)
+    return n
 
 
 # ------------------------------------------------------------------ the model
@@ -473,37 +454,58 @@ class FastMixer:
         self.state.grow(extra)
         return self.state.arrays()
 
-    def encode(self, data: bytes) -> bytes:
-        """The coded bits of ``data``: the arithmetic coder's bytes, flushed."""
+    def encode(self, data: bytes, record: bool = False):
+        """The coded bits of ``data``: the arithmetic coder's bytes, flushed. With
+        ``record``, also each bit's 12-bit P(1): (bytes, probabilities)."""
         arr = np.frombuffer(bytes(data), np.uint8)
         state = self._arrays(len(arr))
         out = np.zeros(len(arr) + (len(arr) >> 3) + 1024, np.uint8)
-        cs = np.array([0, M32, 0, 0, 0], np.int64)
+        rec = np.zeros(8 * len(arr) if record else 0, np.uint16)
+        cs = _coder_state()
         i = 0
         while True:
-            i = encode_kernel(arr, i, out, cs, state)
+            i = kernel(0, arr, i, len(arr), out, rec, cs, state)
             if i == len(arr):
                 break
             out = np.concatenate([out, np.zeros(len(out), np.uint8)])
         x1, end = int(cs[0]), int(cs[3])
         # x1 lies in the final interval, so it decodes every bit
-        return out[:end].tobytes() + x1.to_bytes(4, "big")
+        payload = out[:end].tobytes() + x1.to_bytes(4, "big")
+        return (payload, rec) if record else payload
 
     def decode(self, payload: bytes, n: int) -> bytes:
+        """``n`` bytes decoded from :meth:`encode`'s bytes (bytes past the end of
+        ``payload`` read as 0: a truncated payload decodes to garbage, which the
+        container's SHA-256 catches)."""
+        arr = np.frombuffer(bytes(payload), np.uint8)
+        cs = _coder_state()
+        cs[2] = int.from_bytes(bytes(arr[:4]).ljust(4, b"\0"), "big")
+        cs[4] = 4
         out = np.zeros(n, np.uint8)
-        decode_kernel(np.frombuffer(bytes(payload), np.uint8), n, out,
-                      self._arrays(n))
+        kernel(1, arr, 0, n, out, _EMPTY, cs, self._arrays(n))
         return out.tobytes()
 
     def probabilities(self, data: bytes) -> np.ndarray:
+        """Each bit's 12-bit P(1) (8 per byte), learning ``data``."""
         arr = np.frombuffer(bytes(data), np.uint8)
-        out = np.zeros(8 * len(arr), np.uint16)
-        probability_kernel(arr, out, self._arrays(len(arr)))
-        return out
+        rec = np.zeros(8 * len(arr), np.uint16)
+        kernel(2, arr, 0, len(arr), _EMPTY_BYTES, rec, _coder_state(),
+               self._arrays(len(arr)))
+        return rec
 
     def generate(self, n: int, seed: int = 0) -> bytes:
         """``n`` bytes drawn bit by bit from the model (seeded xorshift32)."""
         self.state.s[RNG] = mix32(seed & M32) | 1
         out = np.zeros(n, np.uint8)
-        sample_kernel(n, out, self._arrays(n))
+        kernel(3, _NO_INPUT, 0, n, out, _EMPTY, _coder_state(), self._arrays(n))
         return out.tobytes()
+
+
+_EMPTY = np.zeros(0, np.uint16)
+_EMPTY_BYTES = np.zeros(0, np.uint8)
+_NO_INPUT = np.frombuffer(b"", np.uint8)  # read-only, as the inputs are
+
+
+def _coder_state() -> np.ndarray:
+    """x1, x2, x, output position, input position, bits recorded."""
+    return np.array([0, M32, 0, 0, 0, 0], np.int64)
