@@ -144,6 +144,9 @@ def _encode_cm(data: bytes, settings: dict, stats: dict | None
 
     cfg = _cm_config({"table_bits": table_bits_for(len(data)), **settings}, len(data))
     model = FastMixer(cfg, len(data))
+    if stats is None:
+        return ({"settings": cfg.to_dict(), "model_version": MODEL_VERSION},
+                model.encode(data))
     payload, p1 = model.encode(data, record=True)
     if stats is not None:
         bits = np.unpackbits(np.frombuffer(data, dtype=np.uint8))
@@ -409,11 +412,12 @@ def rate_table(rows: dict, unit: str = "bits/char") -> str:
     bytes}); each cell is 8 * bytes / symbols."""
     methods = list(dict.fromkeys(m for _, sizes in rows.values() for m in sizes))
     width = max(len(m) for m in methods) + 2
-    lines = [f"{unit:<22}" + "".join(f"{m:>{width}}" for m in methods)]
+    first = max([22] + [len(name) + 2 for name in rows])
+    lines = [f"{unit:<{first}}" + "".join(f"{m:>{width}}" for m in methods)]
     for name, (n, sizes) in rows.items():
         cells = "".join(f"{8 * sizes[m] / n:>{width}.3f}" if m in sizes else
                         f"{'':>{width}}" for m in methods)
-        lines.append(f"{name:<22}" + cells)
+        lines.append(f"{name:<{first}}" + cells)
     return "\n".join(lines)
 
 

@@ -37,6 +37,7 @@ N_SCALARS = 16
 # flags, from the settings
 F_WORD, F_MATCH, F_APM, F_SPARSE, F_COLUMN, F_UTF8, F_MIX2 = (1, 2, 4, 8, 16, 32, 64)
 
+_APM_START = (0, 256 * 33, (256 + 65536) * 33)
 _TABLES = (np.array(STRETCH, np.int64), np.array(SQUASH, np.int64),
            np.array(RECIPROCAL, np.int64))
 
@@ -75,7 +76,8 @@ class FastState:
         self.wf = np.full((256, 2), 32768, np.int64)
         row = np.array([SQUASH[max(-2047, min(2047, (b - 16) * 128)) + 2048] * 16
                         for b in range(33)], np.int64)
-        self.apm = np.tile(row.astype(np.int32), (N_APM, 65536))  # (stages, 65536 * 33)
+        # the three maps one after another: 256, 65536 and 65536 rows of 33 knots
+        self.apm = np.tile(row.astype(np.int32), 256 + 2 * 65536)
         self.mt = np.zeros(1 << match_table_bits(cfg), np.int64)
         self.buf = np.zeros(max(capacity, 1), np.uint8)
         self.s = np.zeros(N_SCALARS, np.int64)
@@ -274,9 +276,9 @@ def predict(c0, nib, j, params, flags, t, p0, mp, w, wf, apm, s, h, sc, st_, sq)
     rows = (c0, c0 | ((s[C4] & 255) << 8), (h[n_ctx] + c0 * 0x9E3) & 0xFFFF)
     total = p_mix
     for a in range(N_APM):
-        ix = rows[a] * 33 + (x >> 7)
+        ix = _APM_START[a] + rows[a] * 33 + (x >> 7)
         sc[2, a] = ix
-        total += (apm[a, ix] * (128 - wt) + apm[a, ix + 1] * wt) >> 11
+        total += (apm[ix] * (128 - wt) + apm[ix + 1] * wt) >> 11
     return max(1, min(4095, (total + 2) >> 2))
 
 
@@ -311,7 +313,7 @@ def update(bit, c0, nib, params, flags, t, p0, mp, w, wf, apm, s, sc, sq, rc):
         up = 1 if sc[2, 8] >= 64 else 0
         for a in range(N_APM):
             ix = sc[2, a] + up
-            apm[a, ix] += (target - apm[a, ix]) >> 6
+            apm[ix] += (target - apm[ix]) >> 6
     for k in range(n_ctx):
         ix = sc[1, k] + nib
         t[ix] = counter_step(t[ix], target, limit, rc)

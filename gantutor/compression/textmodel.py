@@ -213,7 +213,8 @@ class ContextMixer:
         self.final = [[32768, 32768] for _ in range(256)]  # mix2: the two mixers' mix
         row = array("i", [SQUASH[_clip((b - 16) * 128) + 2048] * 16
                           for b in range(33)])
-        self.apms = [row * 65536 for _ in range(N_APM)]  # 33 knots per row
+        # by partial byte; with the last byte; with a hash of the last two
+        self.apms = [row * 256, row * 65536, row * 65536]  # 33 knots per row
         self.match_table = array("i", [0]) * (1 << match_table_bits(cfg))
         self.buf = bytearray()
         self.c4 = self.c8 = 0  # the last 4 bytes, and the 4 before them
