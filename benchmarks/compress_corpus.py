@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -34,7 +33,7 @@ from gantutor.compression import codec, corpus  # noqa: E402
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", help="folder holding text/alice29.txt, text/chuci.txt")
+    parser.add_argument("--data", help="folder with text/alice29.txt, text/chuci.txt")
     parser.add_argument("--fraction", type=float, default=1.0,
                         help="code only this fraction of each input (quick runs)")
     args = parser.parse_args(argv)
@@ -44,24 +43,17 @@ def main(argv=None) -> int:
         print(f"skipped {name}: {why}")
     codec.decompress(codec.compress(b"warm up: compile or load numba's code"))
 
-    rows, ratios, seconds = {}, {}, {"compress": 0.0, "decompress": 0.0}
-    cpu = dict(seconds)
-    total, ok = 0, True
-    for name, raw in inputs.items():
-        t0, c0 = time.perf_counter(), time.process_time()
-        blob = codec.compress(raw)
-        t1, c1 = time.perf_counter(), time.process_time()
-        ok &= codec.decompress(blob) == raw
-        seconds["compress"] += t1 - t0
-        seconds["decompress"] += time.perf_counter() - t1
-        cpu["compress"] += c1 - c0
-        cpu["decompress"] += time.process_time() - c1
-        total += len(raw)
-        sizes = {"gantutor": len(blob)}
-        sizes.update({k: len(f(raw)) for k, f in others.items()})
-        rows[name] = (len(raw), sizes)
-        best = min(v for k, v in sizes.items() if k != "gantutor")
-        ratios[name] = len(blob) / best
+    results = corpus.compare(inputs, others)
+    rows = {name: (r["n"], r["sizes"]) for name, r in results.items()}
+    ratios = {name: r["sizes"]["gantutor"] / min(v for k, v in r["sizes"].items()
+                                                 if k != "gantutor")
+              for name, r in results.items()}
+    seconds = {"compress": sum(r["compress_s"] for r in results.values()),
+               "decompress": sum(r["decompress_s"] for r in results.values())}
+    cpu = {"compress": sum(r["cpu_s"][0] for r in results.values()),
+           "decompress": sum(r["cpu_s"][1] for r in results.values())}
+    total = sum(r["n"] for r in results.values())
+    ok = all(r["roundtrip"] for r in results.values())
     print()
     print(codec.rate_table(rows, unit="bits/byte"))
     print()

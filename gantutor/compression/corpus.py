@@ -185,3 +185,54 @@ def ablation(data: bytes, levers=LEVERS) -> list[dict]:
                      "saved": 0.0 if before is None else before - bpb})
         before = bpb
     return rows
+
+
+def ablation_table(results: dict) -> str:
+    """A text table of :func:`ablation` results ({input name: rows}): one row per
+    lever, one column per input, each cell the bits per byte saved by that lever
+    (the first row: bits per byte with order 1 alone; the last: with everything)."""
+    names = list(results)
+    width = max(12, *(len(n) + 2 for n in names))
+    levers = [r["lever"] for r in next(iter(results.values()))]
+    lines = [f"{'bits/byte':<16}" + "".join(f"{n:>{width}}" for n in names)]
+    for i, lever in enumerate(levers):
+        cells = [results[n][i]["bits_per_byte"] if i == 0 else -results[n][i]["saved"]
+                 for n in names]
+        label = lever if i == 0 else f"+ {lever}"
+        lines.append(f"{label:<16}" + "".join(
+            f"{c:>{width}.3f}" if i == 0 else f"{c:>+{width}.3f}" for c in cells))
+    lines.append(f"{'all levers':<16}" + "".join(
+        f"{results[n][-1]['bits_per_byte']:>{width}.3f}" for n in names))
+    return "\n".join(lines)
+
+
+def compare(inputs: dict, others: dict | None = None) -> dict:
+    """Compress and decompress every input with gantutor (timed, checked) and with
+    ``others`` (default: :func:`other_compressors`). {name: {"n", "sizes" (whole
+    files, bytes), "roundtrip", "compress_s", "decompress_s", "cpu_s"}}."""
+    import time
+
+    from .codec import compress, decompress
+
+    others = other_compressors()[0] if others is None else others
+    out = {}
+    for name, raw in inputs.items():
+        t0, c0 = time.perf_counter(), time.process_time()
+        blob = compress(raw)
+        t1, c1 = time.perf_counter(), time.process_time()
+        back = decompress(blob)
+        t2, c2 = time.perf_counter(), time.process_time()
+        sizes = {"gantutor": len(blob)}
+        sizes.update({k: len(f(raw)) for k, f in others.items()})
+        out[name] = {"n": len(raw), "sizes": sizes, "roundtrip": back == raw,
+                     "compress_s": t1 - t0, "decompress_s": t2 - t1,
+                     "cpu_s": (c1 - c0, c2 - c1)}
+    return out
+
+
+def worst_ratio(results: dict) -> float:
+    """gantutor's size over the best other compressor's, the largest over the
+    inputs of :func:`compare`'s results (below 1: smallest on every input)."""
+    return max(r["sizes"]["gantutor"] / min(v for k, v in r["sizes"].items()
+                                            if k != "gantutor")
+               for r in results.values())
