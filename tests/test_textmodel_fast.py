@@ -48,7 +48,7 @@ def test_a_slice_of_real_text_and_code_agree_bit_for_bit_and_round_trip():
         bits = coder.binary_code_length_bits(
             p1, np.unpackbits(np.frombuffer(data, np.uint8)))
         assert bits / 8 <= len(payload) <= bits / 8 + 8
-    assert (p1 == textmodel.model_probabilities(data, cfg, fast=False)).all()
+    assert (p1 == textmodel.model_probabilities(data, cfg)).all()
     assert textmodel.decode_arithmetic(payload, len(data), cfg) == data
 
 

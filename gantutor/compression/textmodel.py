@@ -2,25 +2,29 @@
 
 The model predicts each byte one bit at a time, most significant bit first, so by
 the chain rule p(byte) = prod_i p(b_i | b_<i, past bytes). For each bit it asks
-several *context models* (the last 1, 2, 3, 4 and 6 bytes, the current word, the
-current and previous word, and a match model that predicts the byte that followed
-the last occurrence of the last 6 bytes) for a probability, turns each into a logit
-``stretch(p) = ln(p / (1 - p))`` and mixes them with a small neural network, one
-logistic unit whose weight vector is chosen by the bits of the current byte seen so
-far and the match length:
+several *context models* (the last 1, 2, 3, 4, 6 and 8 bytes, the current word, the
+current and previous word, sparse contexts that skip a byte or two, the byte above in
+the previous line, the last two UTF-8 characters, and the byte a match model expects:
+the one that followed the last occurrence of the last 6 bytes) for a probability,
+turns each into a logit ``stretch(p) = ln(p / (1 - p))`` and mixes them with a small
+neural network: two logistic units, one whose weight vector is chosen by the bits of
+the current byte seen so far and the match length, one chosen by the last byte, and a
+final unit that mixes the two:
 
     p = squash(sum_i w_i * stretch(p_i)),   squash(x) = 1 / (1 + e^-x).
 
 After the bit y is known, every part takes one step of online gradient descent on the
 log-loss -log p(y): the weights move by ``w_i += lr * (y - p) * stretch(p_i)`` and each
 context's probability moves toward y by 1/(n + 1.5), n being how often that context
-has been seen. Two adaptive probability maps (secondary estimation) then refine p
-given the partial byte and the previous byte. This is the PAQ family of compressors
-(Mahoney 2002-2007) in a few hundred lines.
+has been seen. Three adaptive probability maps (secondary estimation) then refine p
+given the partial byte, the previous byte and the two before. This is the PAQ family of
+compressors (Mahoney 2002-2007) in a few hundred lines.
 
 Every number is an integer: probabilities in 1/4096 (mixer) and 1/65536 (counters),
-logits in 1/256, weights in 1/65536. Integer arithmetic is exact on every machine,
-so an encoder and a decoder anywhere compute bit-identical probabilities.
+logits in 1/256, weights in 1/65536, hashes in 32 bits. Integer arithmetic is exact on
+every machine, so an encoder and a decoder anywhere compute bit-identical
+probabilities. :class:`ContextMixer` is the readable reference in plain Python;
+:mod:`.textfast` computes the same integers compiled, and the codec uses it.
 """
 
 from __future__ import annotations
@@ -395,16 +399,12 @@ class ContextMixer:
 
 
 def model_probabilities(data: bytes, cfg: CMConfig | None = None,
-                        model=None, fast: bool = True) -> np.ndarray:
+                        model=None) -> np.ndarray:
     """The 12-bit probability of a 1 that the model gave to every bit of ``data``.
 
-    ``model``: a :class:`ContextMixer` or a :class:`~.textfast.FastMixer` to
-    continue; otherwise a new one for ``cfg``, compiled unless ``fast=False``.
+    ``model``: a :class:`ContextMixer` or a :class:`~.textfast.FastMixer` (the
+    same numbers, compiled) to continue; by default a new :class:`ContextMixer`.
     """
-    if model is None and fast:
-        from .textfast import FastMixer
-
-        model = FastMixer(cfg, len(data))
     model = model or ContextMixer(cfg)
     if not isinstance(model, ContextMixer):
         return model.probabilities(data)
