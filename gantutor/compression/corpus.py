@@ -150,14 +150,14 @@ def other_compressors() -> tuple[dict, dict]:
 
 
 # the levers of the context mixer, in the order the ablation adds them
-LEVERS = ("orders 1-4", "orders 6, 8", "word", "match", "apm", "sparse", "column",
+LEVERS = ("orders 2-4", "orders 6, 8", "word", "match", "apm", "sparse", "column",
           "utf8", "mix2")
 
 
 def lever_config(levers, n_bytes: int) -> CMConfig:
     """The context mixer with only ``levers`` (names from LEVERS) switched on; with
     no order lever, order 1 alone."""
-    orders = ((1, 2, 3, 4) if "orders 1-4" in levers else (1,)) + \
+    orders = ((1, 2, 3, 4) if "orders 2-4" in levers else (1,)) + \
         ((6, 8) if "orders 6, 8" in levers else ())
     flags = {f: f in levers for f in LEVERS[2:]}
     return replace(CMConfig(), orders=orders, table_bits=table_bits_for(n_bytes),
@@ -189,12 +189,14 @@ def ablation(data: bytes, levers=LEVERS) -> list[dict]:
 
 def ablation_table(results: dict) -> str:
     """A text table of :func:`ablation` results ({input name: rows}): one row per
-    lever, one column per input, each cell the bits per byte saved by that lever
-    (the first row: bits per byte with order 1 alone; the last: with everything)."""
+    lever, one column per input, each cell the change in bits per byte when that
+    lever is added (the first row: bits per byte with order 1 alone; the last: with
+    every lever)."""
     names = list(results)
-    width = max(12, *(len(n) + 2 for n in names))
+    short = [n.split(" (")[0] for n in names]  # "English (alice29.txt)": "English"
+    width = max(12, *(len(n) + 2 for n in short))
     levers = [r["lever"] for r in next(iter(results.values()))]
-    lines = [f"{'bits/byte':<16}" + "".join(f"{n:>{width}}" for n in names)]
+    lines = [f"{'bits/byte':<16}" + "".join(f"{n:>{width}}" for n in short)]
     for i, lever in enumerate(levers):
         cells = [results[n][i]["bits_per_byte"] if i == 0 else -results[n][i]["saved"]
                  for n in names]
