@@ -2,14 +2,19 @@
 
 :class:`~.textmodel.ContextMixer` is the readable reference, in plain Python; this
 module computes exactly the same integers (tests/test_textmodel_fast.py checks it
-bit for bit on random inputs), about a hundred times faster. The per-bit work is split
-into small compiled functions that numba inlines into one loop; every quantity is an
+bit for bit on random inputs), about twenty times faster. The per-bit work is split
+into small compiled functions that LLVM inlines into one loop; every quantity is an
 integer held in 64 bits and masked to 32 where it is a hash, so nothing overflows and
 every machine computes the same numbers. The arithmetic coder is here too, because
 the decoder must decode each bit before the model can predict the next one.
 
+numba caches the compiled code (``cache=True``), keyed on this file. So that a change
+elsewhere cannot leave a stale cache, the compiled functions use only constants
+defined here; the settings, the lookup tables and :mod:`.textmodel`'s constants come
+in at run time (``FastState.params`` and the arrays).
+
 State lives in NumPy arrays (:class:`FastState`), so a model can keep reading after
-coding (:func:`generate`) exactly as the reference does.
+coding (:meth:`FastMixer.generate`) exactly as the reference does.
 """
 
 from __future__ import annotations
@@ -68,7 +73,7 @@ class FastState:
             + F_SPARSE * cfg.sparse + F_COLUMN * cfg.column + F_UTF8 * cfg.utf8
             + F_MIX2 * cfg.mix2)
         self.params = np.array([cfg.table_bits, cfg.limit, cfg.lr,
-                                match_table_bits(cfg)], np.int64)
+                                match_table_bits(cfg), MATCH_MIN, N_APM], np.int64)
         self.t = np.full(1 << cfg.table_bits, 32768 << 10, np.uint32)
         self.p0 = np.full(256, 32768 << 10, np.uint32)
         self.mp = np.full(64, 32768 << 10, np.uint32)
@@ -78,7 +83,7 @@ class FastState:
                         for b in range(33)], np.int64)
         # the three maps one after another: 256, 65536 and 65536 rows of 33 knots
         self.apm = np.tile(row.astype(np.int32), 256 + 2 * 65536)
-        self.mt = np.zeros(1 << match_table_bits(cfg), np.int64)
+        self.mt = np.zeros(1 << match_table_bits(cfg), np.int32)
         self.buf = np.zeros(max(capacity, 1), np.uint8)
         self.s = np.zeros(N_SCALARS, np.int64)
         self.s[RNG] = 0
@@ -156,7 +161,7 @@ def match_update(byte, params, buf, mt, s):
         s[MPTR] += 1
     else:
         s[MLEN] = 0
-    if pos < MATCH_MIN:
+    if pos < params[4]:  # MATCH_MIN
         return
     hm = hash2(s[C4], (s[C8] & 0xFFFF) + 99) >> (32 - params[3])
     if s[MLEN] == 0:
@@ -275,7 +280,7 @@ def predict(c0, nib, j, params, flags, t, p0, mp, w, wf, apm, s, h, sc, st_, sq)
     sc[2, 8] = wt
     rows = (c0, c0 | ((s[C4] & 255) << 8), (h[n_ctx] + c0 * 0x9E3) & 0xFFFF)
     total = p_mix
-    for a in range(N_APM):
+    for a in range(params[5]):  # N_APM
         ix = _APM_START[a] + rows[a] * 33 + (x >> 7)
         sc[2, a] = ix
         total += (apm[ix] * (128 - wt) + apm[ix + 1] * wt) >> 11
@@ -311,7 +316,7 @@ def update(bit, c0, nib, params, flags, t, p0, mp, w, wf, apm, s, sc, sq, rc):
     target = bit << 16
     if flags & 4:
         up = 1 if sc[2, 8] >= 64 else 0
-        for a in range(N_APM):
+        for a in range(params[5]):  # N_APM
             ix = sc[2, a] + up
             apm[ix] += (target - apm[ix]) >> 6
     for k in range(n_ctx):
