@@ -25,6 +25,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gantutor import codec, coder, data, textmodel  # noqa: E402
+from gantutor.compression import textfast  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -48,7 +49,7 @@ def main(argv=None) -> int:
 
     # the ideal code length of the same model, to show the range coder's overhead
     cfg = textmodel.CMConfig.from_dict(header["settings"])
-    p1 = textmodel.model_probabilities(raw, cfg)
+    p1 = textfast.FastMixer(cfg, n).probabilities(raw)
     bits = np.unpackbits(np.frombuffer(raw, dtype=np.uint8))
     ideal = coder.binary_code_length_bits(p1, bits)
 

@@ -51,6 +51,7 @@ _MODULES = {
     "compression": "gantutor.compression", "coder": "gantutor.compression.coder",
     "codec": "gantutor.compression.codec",
     "textmodel": "gantutor.compression.textmodel",
+    "corpus": "gantutor.compression.corpus",
     "textnet": "gantutor.compression.textnet",
     "twopart": "gantutor.compression.twopart",
     "pixelmodel": "gantutor.compression.pixelmodel",

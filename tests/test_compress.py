@@ -189,7 +189,9 @@ def test_container_records_what_decoding_depends_on():
     header, _ = coder.unpack(compress(TEXT))
     assert header["model"] == "cm" and header["length"] == len(TEXT)
     assert header["sha256"] == hashlib.sha256(TEXT).hexdigest()
-    assert header["settings"]["orders"] == [1, 2, 3, 4, 6]
+    assert header["settings"] == textmodel.CMConfig(
+        table_bits=header["settings"]["table_bits"]).to_dict()
+    assert header["model_version"] == textmodel.MODEL_VERSION
     assert set(header["versions"]) == {"gantutor", "constriction"}
 
 
@@ -244,11 +246,29 @@ def test_a_header_that_lies_about_the_data_is_caught_by_the_checksum():
         decompress(coder.pack(header, payload))
 
 
-def test_another_constriction_version_is_refused(monkeypatch):
+def test_another_constriction_version_is_refused_where_it_codes(monkeypatch):
+    # the context mixer codes with its own arithmetic coder: any constriction will do
     blob = compress(TEXT)
+    header, payload = coder.unpack(blob)
     monkeypatch.setattr(coder, "constriction_version", lambda: "0.9.1")
+    assert decompress(blob) == TEXT
+    gru = {k: v for k, v in header.items() if k != "model_version"}
+    gru.update(model="gru", machine={})
     with pytest.raises(GantutorError, match="constriction"):
-        decompress(blob)
+        decompress(coder.pack(gru, payload))
+
+
+def test_a_file_of_another_model_version_is_refused_in_one_line():
+    header, payload = coder.unpack(compress(TEXT))
+    for version in (1, textmodel.MODEL_VERSION + 1, None):
+        old = dict(header, model_version=version)
+        if version is None:
+            del old["model_version"]  # files of gantutor's first model had none
+        with pytest.raises(GantutorError) as err:
+            decompress(coder.pack(old, payload))
+        message = str(err.value)
+        assert "\n" not in message and "model version" in message
+        assert f"decodes version {textmodel.MODEL_VERSION} only" in message
 
 
 def test_unknown_model_in_header_is_refused():

@@ -120,7 +120,8 @@ def test_messages_name_the_problem(cm_parts, gru_parts):
     assert "at most 16" in refused_quickly(
         coder.pack(CM_CASES["table_bits beyond the data"](header), payload))
     assert "decompress_images" in refused_quickly(
-        coder.pack({k: v for k, v in header.items() if k not in ("length", "settings")}
+        coder.pack({k: v for k, v in header.items()
+                    if k not in ("length", "settings", "model_version")}
                    | {"model": "pixels", "n": 1, "layout": {}, "weights_bytes": 0},
                    payload))
     gheader, gpayload = gru_parts

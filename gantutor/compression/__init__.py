@@ -2,7 +2,10 @@
 
 - ``coder``: the range coder (constriction) and the container format with its
   checksums; every other module here writes through it.
-- ``textmodel``: the context-mixing byte model, integer arithmetic, trained online.
+- ``textmodel``: the context-mixing byte model, integer arithmetic, trained online,
+  in plain Python (the reference); ``textfast``: the same model compiled by numba,
+  bit for bit, with its arithmetic coder; ``corpus``: five kinds of input, the usual
+  compressors, and an ablation of the model's parts.
 - ``textnet``: a byte-level GRU and its prequential code; ``twopart``: the GRU's
   two-part code (weights, then data).
 - ``pixelmodel``: an autoregressive pixel model for images.

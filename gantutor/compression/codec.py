@@ -10,8 +10,9 @@ cannot decode exactly, and checks the SHA-256 of what it decoded.
 Models:
 
 - ``cm`` (default): the context-mixing byte model of :mod:`.textmodel`, a
-  small network trained online while it reads. Integer arithmetic: a file decodes on
-  any machine.
+  small network trained online while it reads, compiled by numba
+  (:mod:`.textfast`) and arithmetic-coded. Integer arithmetic: a file decodes on
+  any machine whose gantutor has the same model version (the header records it).
 - ``gru``: a byte-level GRU coded prequentially (:mod:`.textnet`): trained on
   the blocks already sent, the decoder retrains it the same way. Floating point:
   the file decodes only where torch computes the same numbers (the container records
@@ -33,10 +34,9 @@ from ..errors import CorruptFileError, GantutorError
 from . import coder
 from .files import check_output, read_file, write_file
 from .textmodel import (
+    MODEL_VERSION,
     CMConfig,
-    ContextMixer,
     byte_costs,
-    model_probabilities,
     table_bits_for,
     table_bits_limit,
 )
@@ -52,15 +52,15 @@ GRU_MACS_BASE = 2 * 10**12
 GRU_MACS_PER_BYTE = 10**6
 _MACS_PER_SECOND = 3e9  # the GRU's training on one CPU core, measured; for messages
 # Speed and peak memory of coding on one core, measured (README, "Speed and memory")
-CM_BYTES_PER_SECOND = 5_000  # 4-10 KB/s each way, slower on a busy machine
+CM_BYTES_PER_SECOND = 50_000  # 60-150 KB/s each way, slower on a busy machine
 GRU_BYTES_PER_SECOND = 2_000  # the defaults, training not included
-MEMORY_BASE = 170 << 20  # Python, numpy and the model's tables (2**22 counters)
-MEMORY_PER_BYTE = 80  # the bits' probabilities and the coded data
+MEMORY_BASE = 200 << 20  # Python, numpy, numba and the model's tables (64 MB)
+MEMORY_PER_BYTE = 20  # the data, the coded data and the bits' probabilities
 TORCH_MEMORY = 450 << 20  # --model gru imports torch
 WARN_BYTES = 4 << 20  # the course compresses at most ~1 MiB
 WARN_SECONDS = 600
 _COMMON_FIELDS = {"model", "sha256", "versions"}
-_FIELDS = {"cm": _COMMON_FIELDS | {"length", "settings"},
+_FIELDS = {"cm": _COMMON_FIELDS | {"length", "settings", "model_version"},
            "gru": _COMMON_FIELDS | {"length", "settings", "machine"},
            "pixels": _COMMON_FIELDS | {"n", "layout", "weights_bytes"}}
 _NO_FIT = ("{what}: the coded data do not decode with the model its header describes "
@@ -124,7 +124,7 @@ def slow_warning(n: int, model: str = "cm", settings: dict | None = None) -> str
     if n <= WARN_BYTES and seconds <= WARN_SECONDS:
         return None
     return (f"{n / 2**20:,.1f} MiB with model {model} is far more than the course "
-            f"needs, and this pure-Python coder is slow: expect about "
+            f"needs, and coding it is slow: expect about "
             f"{_duration(seconds)} and {memory / 2**30:,.1f} GiB of memory "
             "(Ctrl-C stops it and leaves no output)")
 
@@ -140,19 +140,26 @@ def _duration(seconds: float) -> str:
 
 def _encode_cm(data: bytes, settings: dict, stats: dict | None
                ) -> tuple[dict, bytes]:
+    from .textfast import FastMixer
+
     cfg = _cm_config({"table_bits": table_bits_for(len(data)), **settings}, len(data))
-    model = ContextMixer(cfg)
-    p1 = model_probabilities(data, model=model)
-    bits = np.unpackbits(np.frombuffer(data, dtype=np.uint8))
+    model = FastMixer(cfg, len(data))
+    if stats is None:
+        return ({"settings": cfg.to_dict(), "model_version": MODEL_VERSION},
+                model.encode(data))
+    payload, p1 = model.encode(data, record=True)
     if stats is not None:
+        bits = np.unpackbits(np.frombuffer(data, dtype=np.uint8))
         stats.update(ideal_bits=coder.binary_code_length_bits(p1, bits),
                      costs=byte_costs(p1, data), model=model)
-    return {"settings": cfg.to_dict()}, coder.encode_bits(bits, p1)
+    return {"settings": cfg.to_dict(), "model_version": MODEL_VERSION}, payload
 
 
 def _decode_cm(payload: bytes, n: int, header: dict) -> bytes:
+    from .textfast import FastMixer
+
     cfg = _cm_config(header["settings"], n)
-    return ContextMixer(cfg).run(n, coder.bit_decoder(payload))
+    return FastMixer(cfg, n).decode(payload, n)
 
 
 def _encode_gru(data: bytes, settings: dict, stats: dict | None
@@ -212,6 +219,15 @@ def _check_fields(header: dict, what: str) -> str:
         raise GantutorError(
             f"{what} was written with model {_show(model)}, which this gantutor does "
             f"not know ({', '.join(TEXT_MODELS)}, or images); upgrade gantutor.")
+    if model == "cm" and not coder.is_int(header.get("model_version"),
+                                          MODEL_VERSION, MODEL_VERSION):
+        wrote = header.get("versions")
+        wrote = wrote.get("gantutor") if isinstance(wrote, dict) else None
+        raise GantutorError(
+            f"{what} was written by gantutor {_show(wrote)} with context-mixing model "
+            f"version {_show(header.get('model_version', 1))}; this gantutor decodes "
+            f"version {MODEL_VERSION} only. Decompress it with the gantutor that "
+            "wrote it.")
     missing, unknown = _FIELDS[model] - set(header), set(header) - _FIELDS[model]
     if missing:
         raise CorruptFileError(f"{what}: the header lacks "
@@ -231,8 +247,9 @@ def _check_fields(header: dict, what: str) -> str:
                                "and constriction version strings.")
     wrote, have = versions["constriction"], coder.constriction_version()
     # constriction 0.x may change how it quantises probabilities between minor
-    # versions; within one minor version the coded bits are the same.
-    if wrote.split(".")[:2] != have.split(".")[:2]:
+    # versions; within one minor version the coded bits are the same. The context
+    # mixer codes with its own arithmetic coder and does not depend on it.
+    if model != "cm" and wrote.split(".")[:2] != have.split(".")[:2]:
         raise GantutorError(
             f"{what} was coded with constriction {wrote}, this machine has {have}. "
             f"Decoding needs the same version: pip install 'constriction=={wrote}'.")
@@ -395,11 +412,12 @@ def rate_table(rows: dict, unit: str = "bits/char") -> str:
     bytes}); each cell is 8 * bytes / symbols."""
     methods = list(dict.fromkeys(m for _, sizes in rows.values() for m in sizes))
     width = max(len(m) for m in methods) + 2
-    lines = [f"{unit:<22}" + "".join(f"{m:>{width}}" for m in methods)]
+    first = max([22] + [len(name) + 2 for name in rows])
+    lines = [f"{unit:<{first}}" + "".join(f"{m:>{width}}" for m in methods)]
     for name, (n, sizes) in rows.items():
         cells = "".join(f"{8 * sizes[m] / n:>{width}.3f}" if m in sizes else
                         f"{'':>{width}}" for m in methods)
-        lines.append(f"{name:<22}" + cells)
+        lines.append(f"{name:<{first}}" + cells)
     return "\n".join(lines)
 
 

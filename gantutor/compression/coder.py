@@ -380,3 +380,62 @@ def is_int(value, lo: int, hi: int) -> bool:
 def bits_per_symbol(n_bytes: int, n_symbols: int) -> float:
     """8 * bytes / symbols (0 for an empty input), e.g. bits per character."""
     return 8.0 * n_bytes / n_symbols if n_symbols else math.nan
+
+
+# ------------------------------------- binary arithmetic coding, carry-less
+
+
+class BitEncoder:
+    """A carry-less binary arithmetic coder (the one of lpaq and PAQ8), 32 bits.
+
+    The interval [x1, x2] is split at x1 + (x2 - x1) / 4096 * p: the lower part
+    (with the split point) for a 1, the upper for a 0, so a bit of probability q
+    shrinks the interval by about q and costs about -log2 q bits. When x1 and x2
+    agree on their leading byte, that byte is final and is written out. Integer
+    arithmetic only: the context mixer's compiled encoder (:mod:`.textfast`) does
+    the same and writes the same bytes.
+    """
+
+    def __init__(self):
+        self.x1, self.x2, self.out = 0, 0xFFFFFFFF, bytearray()
+
+    def encode(self, bit: int, p: int) -> None:
+        """Code ``bit``, 1 with probability p/4096 (p in 1..4095)."""
+        xmid = self.x1 + ((self.x2 - self.x1) >> 12) * p
+        if bit:
+            self.x2 = xmid
+        else:
+            self.x1 = xmid + 1
+        while not (self.x1 ^ self.x2) & 0xFF000000:
+            self.out.append(self.x2 >> 24)
+            self.x1 = (self.x1 << 8) & 0xFFFFFFFF
+            self.x2 = ((self.x2 << 8) & 0xFFFFFFFF) | 255
+
+    def finish(self) -> bytes:
+        """The coded bytes; x1 lies in the final interval, so it ends them."""
+        return bytes(self.out) + self.x1.to_bytes(4, "big")
+
+
+class BitDecoder:
+    """Decodes :class:`BitEncoder`'s bytes; ``decode(p)`` returns the next bit.
+    Bytes past the end read as 0."""
+
+    def __init__(self, payload: bytes):
+        self.data, self.pos = bytes(payload), 4
+        self.x1, self.x2 = 0, 0xFFFFFFFF
+        self.x = int.from_bytes(self.data[:4].ljust(4, b"\0"), "big")
+
+    def decode(self, p: int) -> int:
+        xmid = self.x1 + ((self.x2 - self.x1) >> 12) * p
+        bit = 1 if self.x <= xmid else 0
+        if bit:
+            self.x2 = xmid
+        else:
+            self.x1 = xmid + 1
+        while not (self.x1 ^ self.x2) & 0xFF000000:
+            nxt = self.data[self.pos] if self.pos < len(self.data) else 0
+            self.pos += 1
+            self.x1 = (self.x1 << 8) & 0xFFFFFFFF
+            self.x2 = ((self.x2 << 8) & 0xFFFFFFFF) | 255
+            self.x = ((self.x << 8) & 0xFFFFFFFF) | nxt
+        return bit

@@ -2,30 +2,33 @@
 
 The model predicts each byte one bit at a time, most significant bit first, so by
 the chain rule p(byte) = prod_i p(b_i | b_<i, past bytes). For each bit it asks
-several *context models* (the last 1, 2, 3, 4 and 6 bytes, the current word, the
-current and previous word, and a match model that predicts the byte that followed
-the last occurrence of the last 6 bytes) for a probability, turns each into a logit
-``stretch(p) = ln(p / (1 - p))`` and mixes them with a small neural network, one
-logistic unit whose weight vector is chosen by the bits of the current byte seen so
-far and the match length:
+several *context models* (the last 1, 2, 3, 4, 6 and 8 bytes, the current word, the
+current and previous word, sparse contexts that skip a byte or two, the byte above in
+the previous line, the last two UTF-8 characters, and the byte a match model expects:
+the one that followed the last occurrence of the last 6 bytes) for a probability,
+turns each into a logit ``stretch(p) = ln(p / (1 - p))`` and mixes them with a small
+neural network: two logistic units, one whose weight vector is chosen by the bits of
+the current byte seen so far and the match length, one chosen by the last byte, and a
+final unit that mixes the two:
 
     p = squash(sum_i w_i * stretch(p_i)),   squash(x) = 1 / (1 + e^-x).
 
 After the bit y is known, every part takes one step of online gradient descent on the
 log-loss -log p(y): the weights move by ``w_i += lr * (y - p) * stretch(p_i)`` and each
 context's probability moves toward y by 1/(n + 1.5), n being how often that context
-has been seen. Two adaptive probability maps (secondary estimation) then refine p
-given the partial byte and the previous byte. This is the PAQ family of compressors
-(Mahoney 2002-2007) in a few hundred lines.
+has been seen. Three adaptive probability maps (secondary estimation) then refine p
+given the partial byte, the previous byte and the two before. This is the PAQ family of
+compressors (Mahoney 2002-2007) in a few hundred lines.
 
 Every number is an integer: probabilities in 1/4096 (mixer) and 1/65536 (counters),
-logits in 1/256, weights in 1/65536. Integer arithmetic is exact on every machine,
-so an encoder and a decoder anywhere compute bit-identical probabilities.
+logits in 1/256, weights in 1/65536, hashes in 32 bits. Integer arithmetic is exact on
+every machine, so an encoder and a decoder anywhere compute bit-identical
+probabilities. :class:`ContextMixer` is the readable reference in plain Python;
+:mod:`.textfast` computes the same integers compiled, and the codec uses it.
 """
 
 from __future__ import annotations
 
-import random
 from array import array
 from dataclasses import asdict, dataclass
 
@@ -41,7 +44,10 @@ _SQUASH_KNOTS = (
     2550, 2994, 3349, 3608, 3785, 3902, 3976, 4022, 4051, 4069, 4079, 4086, 4090,
     4092, 4094, 4095,
 )
-_M64 = (1 << 64) - 1
+M32 = 0xFFFFFFFF
+MODEL_VERSION = 2  # the model's arithmetic; a file says which version wrote it
+MATCH_MIN = 6  # the match model looks up where the last 6 bytes occurred before
+N_APM = 3  # adaptive probability maps after the mixer
 
 
 def _squash_int(x: int) -> int:
@@ -64,26 +70,48 @@ for _p in range(_lo, 4096):
     STRETCH[_p] = 2047
 # 1/(n + 1.5) in 1/65536: a counter seen n times moves this far toward the bit.
 RECIPROCAL = [131072 // (2 * n + 3) for n in range(1024)]
+COUNTER_START = 32768 << 10  # a counter: P(1) in 1/65536, shifted 10, | times seen
 
 
-def hash64(x: int, salt: int) -> int:
-    """A 64-bit multiplicative hash of a context (Python's hash() is salted per run)."""
-    return ((x + 1) * 0x9E3779B97F4A7C15 + salt * 0x632BE59BD9B4E019) & _M64
+def mix32(h: int) -> int:
+    """A 32-bit integer hash (two multiply-xorshift rounds). Python's hash() is
+    salted per run; this one is the same everywhere."""
+    h = ((h ^ (h >> 16)) * 0x45D9F3B) & M32
+    h = ((h ^ (h >> 16)) * 0x45D9F3B) & M32
+    return h ^ (h >> 16)
+
+
+def hash2(a: int, b: int) -> int:
+    """Hash of two 32-bit values."""
+    return mix32((mix32(a & M32) * 0x2F0F3 + (b & M32)) & M32)
+
+
+def counter_step(v: int, target: int, limit: int) -> int:
+    """Move a counter's P(1) toward ``target`` (0 or 65536) by 1/(n + 1.5) and
+    count the visit, up to ``limit``: the running average of the bits it saw."""
+    n, p = v & 1023, v >> 10
+    p = min(65535, p + (((target - p) * RECIPROCAL[n]) >> 16))
+    return (p << 10) | (n + 1 if n < limit else n)
 
 
 _INT_FIELDS = (("table_bits", 10, 24), ("limit", 1, 255), ("lr", 1, 64),
                ("init_weight", 0, 65536))
+_FLAGS = ("word", "match", "apm", "sparse", "column", "utf8", "mix2")
 
 
 @dataclass(frozen=True)
 class CMConfig:
     """Settings of the context-mixing model; saved in every compressed file."""
 
-    orders: tuple[int, ...] = (1, 2, 3, 4, 6)  # context lengths in bytes (1..8)
+    orders: tuple[int, ...] = (1, 2, 3, 4, 6, 8)  # context lengths in bytes (1..8)
     word: bool = True  # two word contexts: this word; this word and the one before
     match: bool = True  # match model over the longest recent repeat
-    apm: bool = True  # two secondary estimation stages after the mixer
-    table_bits: int = 22  # each context table holds 2**table_bits counters (10..24)
+    apm: bool = True  # three secondary estimation stages after the mixer
+    sparse: bool = True  # three contexts that skip the last byte (binary records)
+    column: bool = True  # two contexts of the byte above in the previous line
+    utf8: bool = True  # one context of the last two whole UTF-8 characters
+    mix2: bool = True  # a second mixer chosen by the last byte, and a final mixer
+    table_bits: int = 24  # the contexts' table holds 2**table_bits counters (10..24)
     limit: int = 127  # a counter adapts by 1/(n + 1.5) until n reaches this
     lr: int = 4  # mixer learning rate, in 1/16 of 2**-6 (4: 2**-8 per unit logit)
     init_weight: int = 6554  # starting mixer weight of every input, in 1/65536
@@ -101,7 +129,7 @@ class CMConfig:
             problems.append("orders must be a list of 1..8 bytes")
         elif len(set(orders)) != len(orders):
             problems.append("orders must be distinct")
-        for name in ("word", "match", "apm"):
+        for name in _FLAGS:
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 problems.append(f"{name} must be true or false")
         for name, lo, hi in _INT_FIELDS:
@@ -111,7 +139,7 @@ class CMConfig:
             raise GantutorError("invalid context-mixing settings: "
                                 + "; ".join(problems))
         object.__setattr__(self, "orders", tuple(int(o) for o in orders))
-        for name in ("word", "match", "apm"):
+        for name in _FLAGS:
             object.__setattr__(self, name, bool(getattr(self, name)))
         for name, _, _ in _INT_FIELDS:
             object.__setattr__(self, name, int(getattr(self, name)))
@@ -133,9 +161,25 @@ class CMConfig:
         return cls(**d)
 
 
+def context_count(cfg: CMConfig) -> int:
+    """How many hashed contexts (each with its table of counters) ``cfg`` uses."""
+    return (len(cfg.orders) + 2 * cfg.word + 3 * cfg.sparse + 2 * cfg.column
+            + cfg.utf8 + cfg.match)
+
+
+def input_count(cfg: CMConfig) -> int:
+    """The mixer's inputs: the contexts, order 0, the match model and a bias."""
+    return context_count(cfg) + 3
+
+
+def match_table_bits(cfg: CMConfig) -> int:
+    return min(cfg.table_bits, 20)
+
+
 def table_bits_for(n_bytes: int) -> int:
-    """Table size that fits the input: about 8 counters per bit coded, 2**16..2**22."""
-    return max(16, min(22, (8 * max(n_bytes, 1)).bit_length() + 3))
+    """Table size that fits the input: about 8 counters per bit coded, 2**16..2**24
+    (64 MB)."""
+    return max(16, min(24, (8 * max(n_bytes, 1)).bit_length() + 3))
 
 
 def table_bits_limit(n_bytes: int) -> int:
@@ -145,8 +189,14 @@ def table_bits_limit(n_bytes: int) -> int:
     return max(16, min(24, (8 * max(n_bytes, 1)).bit_length() + 3))
 
 
+def _clip(x: int) -> int:
+    return max(-2047, min(2047, x))
+
+
 class ContextMixer:
-    """The online byte model. :meth:`run` codes, decodes or samples bytes.
+    """The online byte model, in plain Python: the reference. :meth:`run` codes,
+    decodes or samples bytes. :class:`~.textfast.FastMixer` computes the same
+    integers, compiled.
 
     The model keeps learning from every byte it sees, so calling :meth:`run` again
     continues from everything seen before (that is how :func:`generate_bytes` writes
@@ -156,67 +206,122 @@ class ContextMixer:
     def __init__(self, cfg: CMConfig | None = None):
         self.cfg = cfg = cfg or CMConfig()
         size = 1 << cfg.table_bits
-        n_ctx = len(cfg.orders) + 2 * cfg.word
-        self.n_inputs = n_ctx + 3  # contexts, order 0, match, bias
-        self.prob = [array("H", [32768]) * size for _ in range(n_ctx)]  # P(1), 1/65536
-        self.count = [array("B", [0]) * size for _ in range(n_ctx)]
-        self.prob0 = array("H", [32768]) * 256  # order 0, by partial byte
-        self.count0 = array("B", [0]) * 256
-        self.weights = [[cfg.init_weight] * self.n_inputs for _ in range(1024)]
-        self.match_table = array("i", [0]) * (1 << min(cfg.table_bits, 20))
-        self.match_prob = array("i", [32768 << 10]) * 64  # P(1) << 10 | count
-        row = array("i", [SQUASH[max(-2047, min(2047, (b - 16) * 128)) + 2048] * 16
+        self.n_inputs = input_count(cfg)
+        # one table of counters for all contexts, in blocks of 16 (one per nibble)
+        self.table = array("I", [COUNTER_START]) * size
+        self.order0 = array("I", [COUNTER_START]) * 256  # by partial byte
+        self.match_prob = array("I", [COUNTER_START]) * 64  # by length, expected bit
+        # mixer weights in 1/65536: 1024 sets chosen by partial byte and match
+        # length, then 256 chosen by the last byte (mix2)
+        self.weights = [[cfg.init_weight] * self.n_inputs for _ in range(1024 + 256)]
+        self.final = [[32768, 32768] for _ in range(256)]  # mix2: the two mixers' mix
+        row = array("i", [SQUASH[_clip((b - 16) * 128) + 2048] * 16
                           for b in range(33)])
-        self.apm1 = row * 256  # by partial byte: 33 interpolation knots each
-        self.apm2 = row * 65536  # by partial byte and previous byte
+        # by partial byte; with the last byte; with a hash of the last two
+        self.apms = [row * 256, row * 65536, row * 65536]  # 33 knots per row
+        self.match_table = array("i", [0]) * (1 << match_table_bits(cfg))
         self.buf = bytearray()
-        self.hist = 0  # the last 8 bytes as one integer
-        self.word = 0  # hash of the letters of the current word
-        self.word1 = 0  # hash of the previous word
-        self.match_len = 0
-        self.match_ptr = 0
+        self.c4 = self.c8 = 0  # the last 4 bytes, and the 4 before them
+        self.word0 = self.word1 = 0  # hashes of this word and the one before
+        self.line0 = self.line1 = 0  # where this line and the one before start
+        self.chr1 = self.chr2 = 0  # the last two whole characters (UTF-8 bytes)
+        self.part = self.left = 0  # the character being read, bytes still to come
+        self.match_len = self.match_ptr = self.expected = 0
+        self.hashes = self._context_hashes()
 
     def _context_hashes(self) -> list[int]:
-        shift = 64 - self.cfg.table_bits
-        hs = [hash64(self.hist & ((1 << (8 * o)) - 1), o) >> shift
-              for o in self.cfg.orders]
-        if self.cfg.word:
-            hs.append(hash64(self.word, 11) >> shift)
-            hs.append(hash64(self.word ^ (self.word1 * 0x2F0F3), 12) >> shift)
+        """A 32-bit hash of every context of the next byte, then the APM's row."""
+        cfg, c4, c8 = self.cfg, self.c4, self.c8
+        hs = [hash2(o, c4 & ((1 << (8 * o)) - 1)) if o <= 4 else
+              hash2(hash2(o, c4), c8 & ((1 << (8 * (o - 4))) - 1))
+              for o in cfg.orders]
+        if cfg.word:
+            hs += [hash2(20, self.word0), hash2(hash2(21, self.word0), self.word1)]
+        if cfg.sparse:  # skip the last byte, or two
+            hs += [hash2(30, c4 & 0xFF00), hash2(31, c4 >> 16),
+                   hash2(32, c4 & 0xFF00FF)]
+        if cfg.column:  # the byte above in the previous line
+            col = len(self.buf) - self.line0
+            above = (self.buf[self.line1 + col] if self.line1 + col < self.line0
+                     else 0)
+            hs += [hash2(hash2(40, above), c4 & 0xFF),
+                   hash2(41, above | (min(col, 255) << 8))]
+        if cfg.utf8:
+            hs.append(hash2(hash2(50, self.chr1), hash2(self.chr2, self.part)))
+        if cfg.match:  # the byte the match model expects, and the match's length
+            hs.append(hash2(60, self.expected | (min(self.match_len, 15) << 9)))
+        hs.append(hash2(70, c4 & 0xFFFF) & 0xFFFF)
         return hs
 
     def _after_byte(self, byte: int) -> None:
-        """Update the byte-level state: history, word hashes, match model."""
+        """Update the byte-level state, then the contexts of the next byte."""
         buf = self.buf
         buf.append(byte)
-        i = len(buf) - 1
-        self.hist = ((self.hist << 8) | byte) & _M64
-        if self.cfg.word:
-            ch = byte | 32
-            if 97 <= ch <= 122:  # a letter, either case
-                self.word = (self.word * 0x3F1 + ch) & 0xFFFFFFFF
-            elif self.word:
-                self.word1, self.word = self.word, 0
-        if not self.cfg.match:
-            return
-        # the match model follows its pointer while the prediction keeps coming true
+        self.c8 = ((self.c8 << 8) | (self.c4 >> 24)) & M32
+        self.c4 = ((self.c4 << 8) | byte) & M32
+        if self.cfg.word:  # letters (either case) and UTF-8 bytes make words
+            ch = byte | 32 if byte < 128 else byte
+            if 97 <= ch <= 122 or byte >= 128:
+                self.word0 = (self.word0 * 0x3F1 + ch) & M32
+            elif self.word0:
+                self.word1, self.word0 = self.word0, 0
+        if byte == 10:
+            self.line1, self.line0 = self.line0, len(buf)
+        self._utf8(byte)
+        if self.cfg.match:
+            self._match(byte)
+            self.expected = (buf[self.match_ptr] | 256) if self.match_len else 0
+        self.hashes = self._context_hashes()
+
+    def _utf8(self, byte: int) -> None:
+        """Track whole characters: a lead byte starts one, continuations extend it."""
+        if byte < 128 or byte >= 192:
+            if self.part:  # an unfinished character ends here
+                self.chr2, self.chr1 = self.chr1, self.part
+            self.part = byte
+            self.left = 0 if byte < 192 else 1 if byte < 224 else 2 if byte < 240 else 3
+            if byte < 128:
+                self.chr2, self.chr1, self.part = self.chr1, byte, 0
+        else:
+            self.part = ((self.part << 8) | byte) & M32
+            self.left -= 1
+            if self.left <= 0:
+                self.chr2, self.chr1, self.part = self.chr1, self.part, 0
+
+    def _match(self, byte: int) -> None:
+        """Follow the match pointer while its prediction comes true; otherwise look
+        up where the last MATCH_MIN bytes occurred before."""
+        buf, pos = self.buf, len(self.buf)
         if self.match_len and buf[self.match_ptr] == byte:
             self.match_len = min(self.match_len + 1, 65535)
             self.match_ptr += 1
         else:
             self.match_len = 0
-        if i < 5:
+        if pos < MATCH_MIN:
             return
-        # where the last 6 bytes occurred before
-        h = hash64(self.hist & 0xFFFFFFFFFFFF, 99) >> (64 - min(self.cfg.table_bits,
-                                                                20))
+        h = hash2(self.c4, (self.c8 & 0xFFFF) + 99) >> (32 - match_table_bits(self.cfg))
         if self.match_len == 0:
-            ptr = self.match_table[h]
-            n = 0
-            while ptr and n < 32 and n < ptr and buf[ptr - 1 - n] == buf[i - n]:
+            ptr, n = self.match_table[h], 0
+            while ptr and n < 32 and n < ptr and buf[ptr - 1 - n] == buf[pos - 1 - n]:
                 n += 1  # length of the repeat, counted backwards, at most 32
             self.match_len, self.match_ptr = n, (ptr if n else 0)
-        self.match_table[h] = i + 1
+        self.match_table[h] = pos
+
+    def _block(self, k: int, c0: int, shift: int) -> int:
+        """Where context ``k``'s 16 counters for this nibble start. The hash picks
+        two neighbouring blocks; each block's first slot holds 8 bits of the hash
+        that owns it. If neither holds this context's, the less used block (fewer
+        visits of its first counter) is given to it, its counters started afresh."""
+        hh = mix32((self.hashes[k] + c0 * 0x6F4F2A35) & M32)
+        pair, check, table = (hh >> shift) & ~31, (hh & 255) + 1, self.table
+        for base in (pair, pair + 16):
+            if table[base] == check:
+                return base
+        base = pair if (table[pair + 1] & 1023) <= (table[pair + 17] & 1023) \
+            else pair + 16
+        table[base] = check
+        table[base + 1: base + 16] = array("I", [COUNTER_START]) * 15
+        return base
 
     def run(self, n_bytes: int, next_bit) -> bytes:
         """Predict ``n_bytes`` bytes bit by bit; returns them.
@@ -226,93 +331,83 @@ class ContextMixer:
         data's bit (and records p), the decoder returns the bit it decodes with p, a
         sampler returns a random bit drawn with p.
 
-        One long body on purpose: the tables live in local variables and nothing is
-        called per bit, because in pure Python each call per bit costs speed.
+        One long body on purpose, the tables in local variables: it is the
+        readable reference, and each call per bit costs pure Python speed.
         """
         cfg = self.cfg
-        mask = (1 << cfg.table_bits) - 1
-        prob, count, prob0, count0 = self.prob, self.count, self.prob0, self.count0
-        weights, apm1, apm2 = self.weights, self.apm1, self.apm2
-        match_prob = self.match_prob
-        stretch, squash, recip = STRETCH, SQUASH, RECIPROCAL
-        limit, lr, use_apm = cfg.limit, cfg.lr, cfg.apm
-        ctx = range(len(prob))
-        inputs = range(self.n_inputs)
+        n_ctx, shift, lr = context_count(cfg), 32 - cfg.table_bits, cfg.lr
+        table, order0, match_prob = self.table, self.order0, self.match_prob
+        stretch, squash = STRETCH, SQUASH
         start = len(self.buf)
         for _ in range(n_bytes):
-            hs = self._context_hashes()
-            # the byte the match model expects, with a leading 1 (0: no prediction)
-            expected = (self.buf[self.match_ptr] | 256) if self.match_len else 0
-            mlen = self.match_len
+            hs, c1 = self.hashes, self.c4 & 255
+            mlen, expected = self.match_len, self.expected
             msel = 0 if mlen == 0 else (1 if mlen < 16 else (2 if mlen < 32 else 3))
-            mbucket = 2 * min(mlen, 15)
-            c1 = (self.hist & 255) << 8
-            c0 = 1  # the bits of this byte seen so far, after a leading 1
+            c0 = nib = 1  # the bits of this byte (nibble) so far, after a leading 1
             for j in range(7, -1, -1):
-                idx = [(hs[k] + c0 * 0x9E3779B1) & mask for k in ctx]
-                st = [stretch[prob[k][idx[k]] >> 4] for k in ctx]
-                st.append(stretch[prob0[c0] >> 4])
+                if nib == 1:  # a nibble starts: a block of 16 counters per context
+                    base = [self._block(k, c0, shift) for k in range(n_ctx)]
+                slots = [b + nib for b in base]
+                st = [stretch[table[i] >> 14] for i in slots]
+                st.append(stretch[order0[c0] >> 14])
+                mi = -1
                 if expected and (expected >> (j + 1)) == c0:
-                    mi = mbucket + ((expected >> j) & 1)
-                    st.append(stretch[match_prob[mi] >> 14])
-                else:
-                    mi = -1
-                    st.append(0)
+                    mi = 2 * min(mlen, 15) + ((expected >> j) & 1)
+                st.append(stretch[match_prob[mi] >> 14] if mi >= 0 else 0)
                 st.append(256)  # bias input
-                w = weights[c0 + 256 * msel]
-                dot = 0
-                for k in inputs:
-                    dot += w[k] * st[k]
-                dot = max(-2047, min(2047, dot >> 16))
-                p_mix = squash[dot + 2048]
-                if use_apm:  # interpolate two adaptive maps of the mixer's logit
-                    s = dot + 2048
-                    wt = s & 127
-                    a1 = c0 * 33 + (s >> 7)
-                    a2 = (c0 | c1) * 33 + (s >> 7)
-                    p = (2 * p_mix + ((apm1[a1] * (128 - wt) + apm1[a1 + 1] * wt) >> 11)
-                         + ((apm2[a2] * (128 - wt) + apm2[a2 + 1] * wt) >> 11) + 2) >> 2
-                else:
-                    p = p_mix
-                p = 1 if p < 1 else (4095 if p > 4095 else p)
+                w1 = self.weights[c0 + 256 * msel]
+                dot1 = dot = _clip(sum(a * b for a, b in zip(w1, st)) >> 16)
+                if cfg.mix2:  # a second mixer chosen by the last byte, then mix both
+                    w2, fw = self.weights[1024 + c1], self.final[c0]
+                    dot2 = _clip(sum(a * b for a, b in zip(w2, st)) >> 16)
+                    dot = _clip((fw[0] * dot1 + fw[1] * dot2) >> 16)
+                p_mix = p = squash[dot + 2048]
+                if cfg.apm:  # interpolate three adaptive maps of the mixer's logit
+                    x = dot + 2048
+                    wt = x & 127
+                    rows = (c0, c0 | (c1 << 8), (hs[n_ctx] + c0 * 0x9E3) & 0xFFFF)
+                    ixs = [r * 33 + (x >> 7) for r in rows]
+                    p += sum((apm[i] * (128 - wt) + apm[i + 1] * wt) >> 11
+                             for apm, i in zip(self.apms, ixs))
+                    p = (p + 2) >> 2
+                p = max(1, min(4095, p))
                 bit = next_bit(p)
                 # --- learn from the bit: one gradient step on -log p(bit) everywhere
-                err = ((bit << 12) - p_mix) * lr
-                for k in inputs:
-                    w[k] += (st[k] * err) >> 14
+                if cfg.mix2:
+                    err = ((bit << 12) - p_mix) * lr
+                    fw[0] += (dot1 * err) >> 14
+                    fw[1] += (dot2 * err) >> 14
+                    err2 = ((bit << 12) - squash[dot2 + 2048]) * lr
+                    for k in range(n_ctx + 3):
+                        w2[k] += (st[k] * err2) >> 14
+                err = ((bit << 12) - squash[dot1 + 2048]) * lr
+                for k in range(n_ctx + 3):
+                    w1[k] += (st[k] * err) >> 14
                 target = bit << 16
-                if use_apm:
-                    if wt >= 64:
-                        a1 += 1
-                        a2 += 1
-                    apm1[a1] += (target - apm1[a1]) >> 6
-                    apm2[a2] += (target - apm2[a2]) >> 6
-                for k in ctx:
-                    t, c, ix = prob[k], count[k], idx[k]
-                    n = c[ix]
-                    pv = t[ix] + (((target - t[ix]) * recip[n]) >> 16)
-                    t[ix] = 65535 if pv > 65535 else pv
-                    if n < limit:
-                        c[ix] = n + 1
-                n = count0[c0]
-                pv = prob0[c0] + (((target - prob0[c0]) * recip[n]) >> 16)
-                prob0[c0] = 65535 if pv > 65535 else pv
-                if n < limit:
-                    count0[c0] = n + 1
+                if cfg.apm:
+                    up = 1 if wt >= 64 else 0
+                    for apm, i in zip(self.apms, ixs):
+                        apm[i + up] += (target - apm[i + up]) >> 6
+                for i in slots:
+                    table[i] = counter_step(table[i], target, cfg.limit)
+                order0[c0] = counter_step(order0[c0], target, cfg.limit)
                 if mi >= 0:
-                    v = match_prob[mi]
-                    n, pv = v & 1023, v >> 10
-                    pv += ((target - pv) * recip[n]) >> 16
-                    match_prob[mi] = (pv << 10) | (n + 1 if n < 1023 else n)
-                c0 = (c0 << 1) | bit
+                    match_prob[mi] = counter_step(match_prob[mi], target, 1023)
+                c0, nib = 2 * c0 + bit, (1 if j == 4 else 2 * nib + bit)
             self._after_byte(c0 & 255)
         return bytes(self.buf[start:])
 
 
 def model_probabilities(data: bytes, cfg: CMConfig | None = None,
-                        model: ContextMixer | None = None) -> np.ndarray:
-    """The 12-bit probability of a 1 that the model gave to every bit of ``data``."""
+                        model=None) -> np.ndarray:
+    """The 12-bit probability of a 1 that the model gave to every bit of ``data``.
+
+    ``model``: a :class:`ContextMixer` or a :class:`~.textfast.FastMixer` (the
+    same numbers, compiled) to continue; by default a new :class:`ContextMixer`.
+    """
     model = model or ContextMixer(cfg)
+    if not isinstance(model, ContextMixer):
+        return model.probabilities(data)
     bits = np.unpackbits(np.frombuffer(data, dtype=np.uint8)).tolist()
     probs = array("H")
     record, following = probs.append, iter(bits).__next__
@@ -325,23 +420,63 @@ def model_probabilities(data: bytes, cfg: CMConfig | None = None,
     return np.frombuffer(probs, dtype=np.uint16).copy()
 
 
-def generate_bytes(model: ContextMixer, n_bytes: int, seed: int = 0) -> bytes:
+def xorshift_bits(seed: int):
+    """``draw(p)``: a bit that is 1 with probability p/4096, from a xorshift32
+    generator seeded with ``seed`` (the compiled model draws the same bits)."""
+    state = [mix32(seed & M32) | 1]
+
+    def draw(p: int) -> int:
+        r = state[0]
+        r ^= (r << 13) & M32
+        r ^= r >> 17
+        r ^= (r << 5) & M32
+        state[0] = r
+        return 1 if (r >> 20) < p else 0
+
+    return draw
+
+
+def generate_bytes(model, n_bytes: int, seed: int = 0) -> bytes:
     """Generate ``n_bytes`` bytes by drawing every bit from the model's own p.
 
     This is what the decoder does when it is fed random coded bits: sampling from a
-    compressor's model and decoding noise are the same operation.
+    compressor's model and decoding noise are the same operation. ``model``: a
+    :class:`ContextMixer` or a :class:`~.textfast.FastMixer` (the same bytes).
     """
-    rng = random.Random(seed)
-    draw = rng.getrandbits
+    if not isinstance(model, ContextMixer):
+        return model.generate(n_bytes, seed)
+    return model.run(n_bytes, xorshift_bits(seed))
+
+
+def encode(data: bytes, cfg: CMConfig | None = None) -> bytes:
+    """The reference encoder: the model's bits, arithmetic-coded
+    (:class:`.coder.BitEncoder`). :meth:`.textfast.FastMixer.encode` writes the
+    same bytes."""
+    from .coder import BitEncoder
+
+    enc = BitEncoder()
+    bits = iter(np.unpackbits(np.frombuffer(bytes(data), np.uint8)).tolist())
 
     def next_bit(p: int) -> int:
-        return 1 if draw(12) < p else 0
+        bit = next(bits)
+        enc.encode(bit, p)
+        return bit
 
-    return model.run(n_bytes, next_bit)
+    ContextMixer(cfg).run(len(data), next_bit)
+    return enc.finish()
+
+
+def decode_arithmetic(payload: bytes, n_bytes: int, cfg: CMConfig | None = None
+                      ) -> bytes:
+    """The reference decoder of :func:`encode`'s bytes."""
+    from .coder import BitDecoder
+
+    return ContextMixer(cfg).run(n_bytes, BitDecoder(payload).decode)
 
 
 def decode(payload: bytes, n_bytes: int, cfg: CMConfig, partial: bool = False) -> bytes:
-    """Decode ``n_bytes`` from a range-coded payload with a fresh model ``cfg``.
+    """Decode ``n_bytes`` from a payload range-coded by constriction
+    (:func:`.coder.encode_bits`) with a fresh model ``cfg``.
 
     Only a decoder whose model computes every probability exactly as the encoder's
     did gets the data back; anything else decodes garbage from the first difference,
