@@ -14,9 +14,10 @@ conditional GANs of 5,000 steps at lr 2e-4 on the few labels and 8,000 on all of
 them; the notebook trains its few-label cGANs 2,000 steps at lr 6e-4, which gave
 samples of the same kind (label agreement, copies) on the setting measured.
 
-About 40 CPU-minutes at the defaults (each conditional GAN on the few labels is the
-bulk). The last line is ``key=value`` pairs: per setting, the mean paired difference
-to "real only" in points for each condition that adds images.
+Roughly 20 CPU-minutes at the defaults, estimated from per-step costs (each
+conditional GAN on the few labels is the bulk). The last line is ``key=value``
+pairs: per setting, the mean paired difference to "real only" in points for each
+condition that adds images.
 """
 
 from __future__ import annotations
