@@ -36,3 +36,30 @@ def test_images_do_not_mix_and_bad_scores_are_refused():
     assert torch.allclose(full[2:3], one, atol=1e-6)
     with pytest.raises(GantutorError, match=r"\(B,\)"):
         gradient_x_input(lambda v: net(v)[:, :, None], x)
+
+
+def test_the_baselines_against_captum():
+    attr = pytest.importorskip("captum.attr")
+    torch.manual_seed(0)
+    W = torch.randn(3, 16)
+
+    def linear(v):
+        return v.flatten(1) @ W.T  # (B, 1, 4, 4) -> (B, 3)
+
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 8),
+                              torch.nn.Tanh(), torch.nn.Linear(8, 3))
+    x = torch.rand(5, 1, 4, 4) * 2 - 1
+    target = torch.tensor([0, 1, 2, 0, 1])
+    for score in (linear, net):
+        # captum's InputXGradient is the baseline 0: x * ds/dx
+        ixg = attr.InputXGradient(score).attribute(x.clone().requires_grad_(),
+                                                   target=target)
+        assert torch.allclose(ixg, gradient_x_input(score, x, target), atol=1e-6)
+    ours = gradient_x_input(linear, x, target, baseline=-1.0)
+    assert not torch.allclose(ours, gradient_x_input(linear, x, target), atol=1e-3)
+    # with baseline -1, integrated gradients equals ours for a linear score only
+    ig = attr.IntegratedGradients(linear).attribute(x, baselines=-1.0, target=target)
+    assert torch.allclose(ig.float(), ours, atol=1e-4)
+    ig_net = attr.IntegratedGradients(net).attribute(x, baselines=-1.0, target=target)
+    ours_net = gradient_x_input(net, x, target, baseline=-1.0)
+    assert not torch.allclose(ig_net.float(), ours_net, atol=1e-3)

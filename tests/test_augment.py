@@ -81,6 +81,10 @@ def test_experiment_runs_every_condition_and_summarises(digits):
     assert summary[0].diff_mean == 0 and summary[0].wins == 0
     text = augment.format_summary(summary)
     assert "real + cGAN (same labels)" in text and "±" in text
+    generated = [s for s in summary if "cGAN" in s.condition]
+    assert all(0 <= s.reproduced <= 1 and s.distance_ratio > 0 for s in generated)
+    novel = augment.format_novelty(summary)
+    assert "real + cGAN (all labels)" in novel and "real only" not in novel
 
 
 def test_summarise_pairs_each_seed_with_its_own_baseline():
@@ -120,3 +124,39 @@ def test_verdicts_follow_the_paired_differences():
     worse += [R(10, 0, "real + shifts", 0.4), R(10, 1, "real + shifts", 0.45)]
     verdict = augment.verdicts(augment.summarise_accuracy(worse))
     assert verdict.endswith("hurt in all 2 seeds")
+
+
+def test_novelty_tells_copies_from_fresh_images():
+    g = torch.Generator().manual_seed(0)
+    y_lab = torch.arange(2).repeat_interleave(5)
+    x_lab = torch.rand(10, 1, 4, 4, generator=g)
+    y_ref = torch.arange(2).repeat_interleave(40)
+    x_ref = x_lab[y_ref * 5 + torch.randint(5, (80,), generator=g)] + \
+        0.3 * torch.randn(80, 1, 4, 4, generator=g)
+    # copies of two labelled images, one per class
+    y_gen = y_ref.clone()
+    x_gen = x_lab[y_gen * 5]
+    new = augment.novelty(x_gen, y_gen, x_lab, y_lab, x_ref, y_ref)
+    assert new.distance_ratio == pytest.approx(0.0, abs=1e-5)
+    assert new.reproduced == pytest.approx(0.2)
+    assert new.ref_reproduced > 0.8
+    # fresh images drawn like the reference: as far away, as many reproduced
+    same = augment.novelty(x_ref, y_ref, x_lab, y_lab, x_ref, y_ref)
+    assert same.distance_ratio == pytest.approx(1.0)
+    assert same.reproduced == same.ref_reproduced
+    with pytest.raises(GantutorError, match="class 1"):
+        augment.novelty(x_gen[:40], y_gen[:40], x_lab, y_lab, x_ref, y_ref)
+
+
+def test_benchmark_prints_the_tables_and_the_last_line(capsys, load_benchmark,
+                                                       monkeypatch, tmp_path):
+    monkeypatch.setenv("GANTUTOR_CACHE", str(tmp_path))
+    module = load_benchmark("augmentation")
+    assert module.main(["--per-class", "2", "--seeds", "0", "--steps", "3",
+                        "--gan-steps", "3", "--cgan-steps", "3",
+                        "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert "real + shifts" in out and "distance" in out
+    last = dict(kv.split("=") for kv in out.strip().splitlines()[-1].split())
+    assert set(last) == {"n2_shifts", "n2_cGAN_same_labels", "n2_cGAN_all_labels"}
+    assert all(abs(float(v)) <= 100 for v in last.values())

@@ -128,3 +128,19 @@ def test_probe_logits_of_a_two_class_probe_rank_like_sklearn():
     logits = probe.probe_logits(fitted)(f.view(30, 1, 2, 2))
     assert logits.shape == (30, 2)
     assert (logits.argmax(1).numpy() == fitted.predict(f.numpy())).all()
+
+
+def test_class_share_tells_k_means_from_a_probe():
+    rng = np.random.default_rng(2)
+    y = np.repeat(np.arange(2), 100)
+    # classes own the spread: share near 1
+    clean = np.eye(2)[y] * 5.0 + rng.normal(0, 0.1, (200, 2))
+    assert probe.class_share(clean, y) > 0.95
+    # a wide direction that ignores the class, and a thin one that holds it
+    wide = rng.choice([-1.0, 1.0], 200) * 10.0 + rng.normal(0, 0.5, 200)
+    thin = (2.0 * y - 1.0) * 1.0 + rng.normal(0, 0.1, 200) + 5.0
+    f = np.stack([wide, thin, np.full(200, 3.0)], axis=1)
+    assert probe.class_share(f, y) < 0.2
+    tr, te = slice(0, None, 2), slice(1, None, 2)
+    assert probe.linear_probe(f[tr], y[tr], f[te], y[te]) > 0.95
+    assert probe.cluster_accuracy(probe.kmeans_clusters(f[te], 2), y[te]) < 0.75

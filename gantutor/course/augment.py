@@ -51,6 +51,7 @@ class AugmentConfig:
     synthetic_per_class: int = 500  # generated images drawn per class (a fixed pool)
     max_shift: int = 2  # pixels, for "real + shifts" (use 1 for 8x8 digits)
     gan_steps: int = 1500  # updates of each cGAN trained on the few labels
+    gan_lr: float = 2e-4  # Adam learning rate of those cGANs
     gan_batch_size: int = 64  # batch of those cGANs (capped at the subset size)
 
     def __post_init__(self):
@@ -153,7 +154,7 @@ def synthetic_pool(G, per_class: int, seed: int = 0):
 
 
 def train_conditional_gan(x, y, num_classes: int, steps: int, batch_size: int = 64,
-                          seed: int = 0, device="cpu"):
+                          seed: int = 0, device="cpu", lr: float = 2e-4):
     """A conditional MLP GAN trained on (x, y) with the course's ``train_gan``."""
     from ..data import ImageData
     from ..gan.config import TrainConfig
@@ -165,7 +166,7 @@ def train_conditional_gan(x, y, num_classes: int, steps: int, batch_size: int = 
         G, D = build_gan("mlp", tuple(x.shape[1:]), num_classes=num_classes)
     data = ImageData("subset", x, y, "train", "labelled subset", num_classes)
     cfg = TrainConfig(steps=steps, batch_size=min(batch_size, len(x)), seed=seed,
-                      device=str(device), progress=False, log_every=50,
+                      lr=lr, device=str(device), progress=False, log_every=50,
                       checkpoint_every=50)
     train_gan(G, D, data, cfg)
     return G.eval()
@@ -181,6 +182,50 @@ class AugmentResult:
     accuracy: float  # on the held-out test images
     label_agreement: float = float("nan")  # share of generated images the judge
     # assigns to the class they were generated for
+    reproduced: float = float("nan")  # share of the labelled images that are the
+    # nearest labelled image of some generated one (fresh real digits: ref_reproduced)
+    ref_reproduced: float = float("nan")
+    distance_ratio: float = float("nan")  # mean distance of a generated image to
+    # its nearest labelled image of its class, over the same for a fresh real digit
+
+
+@dataclass
+class Novelty:
+    """How much a set of generated images adds to the labelled images it copies.
+
+    For every generated image (and every fresh real digit, the reference) find the
+    nearest labelled image of the same class, by Euclidean distance on pixels.
+    """
+
+    reproduced: float  # share of labelled images nearest to some generated image
+    ref_reproduced: float  # the same share for as many fresh real digits per class
+    distance_ratio: float  # mean nearest distance, generated / fresh real
+
+
+def novelty(x_gen, y_gen, x_lab, y_lab, x_ref, y_ref) -> Novelty:
+    """Compare generated images with fresh real ones, measured against the labelled
+    images (x_lab, y_lab). Per class, as many generated as fresh real images are used
+    (the smaller count of the two), so the two shares are comparable."""
+    x_gen, x_lab, x_ref = (t.detach().flatten(1).float().cpu()
+                           for t in (x_gen, x_lab, x_ref))
+    y_gen, y_lab, y_ref = (t.cpu() for t in (y_gen, y_lab, y_ref))
+    hit = {"gen": torch.zeros(len(x_lab), dtype=torch.bool)}
+    hit["ref"] = hit["gen"].clone()
+    dist = {"gen": [], "ref": []}
+    for k in y_lab.unique():
+        lab = torch.nonzero(y_lab == k).flatten()
+        gen, ref = x_gen[y_gen == k], x_ref[y_ref == k]
+        m = min(len(gen), len(ref))
+        if m == 0:
+            raise GantutorError(f"class {int(k)} has no generated or no reference "
+                                "images to compare")
+        for name, xs in (("gen", gen[:m]), ("ref", ref[:m])):
+            d, nearest = torch.cdist(xs, x_lab[lab]).min(1)  # (m, n_k) -> (m,)
+            dist[name].append(d)
+            hit[name][lab[nearest]] = True
+    d_gen, d_ref = torch.cat(dist["gen"]).mean(), torch.cat(dist["ref"]).mean()
+    return Novelty(float(hit["gen"].float().mean()), float(hit["ref"].float().mean()),
+                   float(d_gen / d_ref))
 
 
 def augmentation_experiment(pool, test, cfg: AugmentConfig | None = None,
@@ -193,6 +238,8 @@ def augmentation_experiment(pool, test, cfg: AugmentConfig | None = None,
     test: held-out images (ImageData), never used for training.
     judge: optional classifier with ``predict(x)``; it scores how many generated
     images show the class they were asked for (label agreement).
+    Every generated pool is also compared with fresh real digits from ``test``
+    (:func:`novelty`): does it add new images, or copy a few labelled ones?
     """
     cfg = cfg or AugmentConfig()
     K = pool.num_classes
@@ -220,15 +267,18 @@ def augmentation_experiment(pool, test, cfg: AugmentConfig | None = None,
         acc = test_accuracy(train(shift=True), x_test, test.y)
         results.append(AugmentResult(n, seed, CONDITIONS[1], acc))
         G = train_conditional_gan(x, y, K, cfg.gan_steps, cfg.gan_batch_size, seed,
-                                  device)
+                                  device, lr=cfg.gan_lr)
         x_syn, y_syn = synthetic_pool(G, cfg.synthetic_per_class, seed=seed + 1)
         acc = test_accuracy(train(x_extra=x_syn, y_extra=y_syn), x_test, test.y)
+        new = novelty(x_syn, y_syn, x, y, test.x, test.y)
         results.append(AugmentResult(n, seed, CONDITIONS[2], acc,
-                                     agreement(x_syn, y_syn)))
+                                     agreement(x_syn, y_syn), **new.__dict__))
         if pool_all is not None:
             acc = test_accuracy(train(x_extra=pool_all[0], y_extra=pool_all[1]),
                                 x_test, test.y)
-            results.append(AugmentResult(n, seed, CONDITIONS[3], acc, agree_all))
+            new = novelty(*pool_all, x, y, test.x, test.y)
+            results.append(AugmentResult(n, seed, CONDITIONS[3], acc, agree_all,
+                                         **new.__dict__))
         if progress:
             print(f"  {r + 1}/{len(runs)}: {n} per class, seed {seed} done", flush=True)
     return results
@@ -247,6 +297,14 @@ class AugmentSummary:
     diff_std: float
     wins: int  # seeds where this condition beat "real only"
     label_agreement: float
+    reproduced: float = math.nan  # means over seeds of the AugmentResult fields
+    ref_reproduced: float = math.nan
+    distance_ratio: float = math.nan
+
+
+def _mean_or_nan(rows, field: str) -> float:
+    a = np.array([getattr(r, field) for r in rows])
+    return float(a.mean()) if np.isfinite(a).all() else math.nan
 
 
 def _std(a: np.ndarray) -> float:
@@ -265,12 +323,31 @@ def summarise_accuracy(results: list[AugmentResult]) -> list[AugmentSummary]:
                 continue
             acc = np.array([r.accuracy for r in rows])
             diff = np.array([r.accuracy - base[r.seed] for r in rows])
-            agree = np.array([r.label_agreement for r in rows])
             out.append(AugmentSummary(
                 n, cond, len(rows), float(acc.mean()), _std(acc), float(diff.mean()),
                 _std(diff), int((diff > 0).sum()),
-                float(agree.mean()) if np.isfinite(agree).all() else math.nan))
+                *(_mean_or_nan(rows, f) for f in ("label_agreement", "reproduced",
+                                                  "ref_reproduced",
+                                                  "distance_ratio"))))
     return out
+
+
+def format_novelty(summary: list[AugmentSummary]) -> str:
+    """What the generated images are, per generator row of the summary: label
+    agreement, the share of the labelled images they reproduce (against fresh real
+    digits), and their distance to the labelled images (1 = as far as a fresh real
+    digit is; near 0 = copies). Means over seeds."""
+    lines = [f"{'labels/class':>12}  {'condition':<26}{'label agr.':>11}"
+             f"{'labelled images nearest to some':>34}{'distance':>10}",
+             f"{'':>12}  {'':<26}{'':>11}{'generated':>17}{'fresh real':>17}"
+             f"{'ratio':>10}", "-" * 93]
+    for s in summary:
+        if math.isnan(s.reproduced):
+            continue
+        lines.append(f"{s.per_class:>12}  {s.condition:<26}{s.label_agreement:>11.0%}"
+                     f"{s.reproduced:>17.0%}{s.ref_reproduced:>17.0%}"
+                     f"{s.distance_ratio:>10.2f}")
+    return "\n".join(lines)
 
 
 def format_summary(summary: list[AugmentSummary]) -> str:

@@ -1,9 +1,17 @@
 """Which pixels a decision rests on: gradient × input attribution maps.
 
 For a score s(x) (a class logit, a discriminator's logit) the attribution of pixel j
-is x_j · ∂s/∂x_j: the first-order estimate of how much the score would change if
-that pixel were set to 0. Positive: the pixel pushes the score up. It needs nothing
-but autograd (captum's ``InputXGradient`` computes the same quantity).
+is (x_j − b) · ∂s/∂x_j: the first-order estimate of how much the score would change
+if that pixel went to the baseline b. Positive: the pixel pushes the score up. It
+needs nothing but autograd. Two baselines matter, and libraries differ:
+
+- b = 0 is the plain gradient × input, x · ∂s/∂x; captum's ``InputXGradient``
+  computes exactly this, whatever the data's range;
+- b = −1 is the blank background of the course's images (in [−1, 1]): a background
+  pixel gets no attribution, only ink can. captum has no baseline option for
+  ``InputXGradient``; its ``IntegratedGradients(..., baselines=-1.0)`` averages
+  ∂s/∂x along the straight path from b to x instead of taking it at x, and gives
+  the same map when s is linear.
 """
 
 from __future__ import annotations

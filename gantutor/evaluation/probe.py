@@ -137,6 +137,25 @@ def _features_with_grad(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return captured[0].cpu()
 
 
+def _unit_rows(f) -> np.ndarray:
+    f = _numpy(f).astype(np.float64)
+    return f / np.maximum(np.linalg.norm(f, axis=1, keepdims=True), 1e-12)
+
+
+def class_share(f, labels) -> float:
+    """The share of the features' spread that lies between the class means:
+    Σ_k n_k ||μ_k − μ||² / Σ_i ||f_i − μ||², on rows scaled to unit length as
+    :func:`kmeans_clusters` sees them. k-means minimises the spread *within*
+    clusters, so it finds the classes only when they hold much of the spread; a
+    linear probe can use a small but clean direction that k-means ignores."""
+    f, labels = _unit_rows(f), _numpy(labels).astype(int)
+    mu = f.mean(axis=0)
+    total = ((f - mu) ** 2).sum()
+    between = sum((labels == c).sum() * ((f[labels == c].mean(axis=0) - mu) ** 2).sum()
+                  for c in np.unique(labels))
+    return float(between / total)
+
+
 def kmeans_clusters(f, k: int = 10, seed: int = 0, n_init: int = 4) -> np.ndarray:
     """Cluster index (0..k-1) of each row of ``f`` by k-means, no labels used.
 
@@ -146,8 +165,7 @@ def kmeans_clusters(f, k: int = 10, seed: int = 0, n_init: int = 4) -> np.ndarra
     """
     from sklearn.cluster import KMeans
 
-    f = _numpy(f).astype(np.float64)
-    f = f / np.maximum(np.linalg.norm(f, axis=1, keepdims=True), 1e-12)
+    f = _unit_rows(f)
     return KMeans(n_clusters=k, n_init=n_init, random_state=seed).fit_predict(f)
 
 
@@ -200,6 +218,7 @@ class RepresentationScore:
     cluster_accuracy: float  # k-means on the held-out images, Hungarian-matched
     clusters: np.ndarray  # k-means cluster of each held-out image
     mapping: np.ndarray  # cluster -> class
+    class_share: float = float("nan")  # :func:`class_share` of the held-out features
 
 
 def compare_representations(reps: dict, y_train, y_test, k: int = 10, seed: int = 0,
@@ -219,7 +238,8 @@ def compare_representations(reps: dict, y_train, y_test, k: int = 10, seed: int 
         rows.append(RepresentationScore(
             name, int(f_test.shape[1]),
             linear_probe(f_train, y_train, f_test, y_test, C=C),
-            cluster_accuracy(clusters, y_test, k), clusters, mapping))
+            cluster_accuracy(clusters, y_test, k), clusters, mapping,
+            class_share(f_test, y_test)))
     return rows
 
 
@@ -240,11 +260,11 @@ def format_probe_table(rows: list[RepresentationScore], chance: float | None = N
 
     width = 16 if n is not None else 13
     lines = [f"{'representation':<16}{'features':>9}{'linear probe':>{width + 1}}"
-             f"{'k-means':>{width + 1}}"]
+             f"{'k-means':>{width + 1}}{'class share':>13}"]
     lines.append("-" * len(lines[0]))
     for r in rows:
         lines.append(f"{r.name:<16}{r.dim:>9} {cell(r.probe_accuracy)} "
-                     f"{cell(r.cluster_accuracy)}")
+                     f"{cell(r.cluster_accuracy)}{r.class_share:>13.1%}")
     if chance is not None:
         lines.append(f"{'(chance)':<16}{'':>9} {chance:>{width}.1%} "
                      f"{chance:>{width}.1%}")

@@ -177,8 +177,9 @@ def gradient_x_input():
             Mistake(lambda s, x: _grad_of(s, x), "this is the gradient alone; "
                     "multiply it by (x − b) = x + 1, the ink each pixel holds."),
             Mistake(lambda s, x: x * _grad_of(s, x), "this is x ⊙ gradient, the "
-                    "baseline 0; our images are in [−1, 1] with background −1, so "
-                    "multiply by (x + 1): a background pixel gets no attribution."),
+                    "baseline 0 (what captum's InputXGradient computes); our images "
+                    "are in [−1, 1] with background −1, so multiply by (x + 1): a "
+                    "background pixel gets no attribution."),
             Mistake(lambda s, x: (x + 1) * _grad_of(s, x, "mean"), "you "
                     "differentiated the mean of the scores, which divides every "
                     "image's gradient by the batch size; differentiate their sum."),
