@@ -160,3 +160,10 @@ def test_benchmark_prints_the_tables_and_the_last_line(capsys, load_benchmark,
     last = dict(kv.split("=") for kv in out.strip().splitlines()[-1].split())
     assert set(last) == {"n2_shifts", "n2_cGAN_same_labels", "n2_cGAN_all_labels"}
     assert all(abs(float(v)) <= 100 for v in last.values())
+
+
+def test_verdict_with_one_seed_says_so():
+    R = AugmentResult
+    one = [R(10, 0, "real only", 0.5), R(10, 0, "real + shifts", 0.6)]
+    verdict = augment.verdicts(augment.summarise_accuracy(one))
+    assert verdict.endswith("helped in the one seed")

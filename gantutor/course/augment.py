@@ -369,10 +369,11 @@ def format_summary(summary: list[AugmentSummary]) -> str:
 def verdict(s: AugmentSummary) -> str:
     """One sentence for one cell of the summary, from its paired differences."""
     change = f"{s.diff_mean * 100:+.1f} ± {s.diff_std * 100:.1f} points"
+    every = "in the one seed" if s.n_seeds == 1 else f"in all {s.n_seeds} seeds"
     if s.wins == s.n_seeds and s.diff_mean > 0:
-        word = f"helped in all {s.n_seeds} seeds"
+        word = f"helped {every}"
     elif s.wins == 0 and s.diff_mean < 0:
-        word = f"hurt in all {s.n_seeds} seeds"
+        word = f"hurt {every}"
     else:
         word = f"mixed: better in {s.wins} of {s.n_seeds} seeds"
     return f"{s.per_class} labels/class, {s.condition}: {change}, {word}"
