@@ -46,6 +46,9 @@ _MODULES = {
     "classifier": "gantutor.evaluation.classifier",
     "report": "gantutor.evaluation.report", "probe": "gantutor.evaluation.probe",
     "attribution": "gantutor.evaluation.attribution",
+    "explain": "gantutor.evaluation.explain", "privacy": "gantutor.evaluation.privacy",
+    "detector": "gantutor.evaluation.detector",
+    "fairness": "gantutor.evaluation.fairness",
     # compression
     "compression": "gantutor.compression", "coder": "gantutor.compression.coder",
     "codec": "gantutor.compression.codec",
@@ -63,6 +66,7 @@ _MODULES = {
     "risk": "gantutor.course.risk", "lessons": "gantutor.course.lessons",
     "remedies": "gantutor.course.remedies", "augment": "gantutor.course.augment",
     "scaling": "gantutor.course.scaling",
+    "responsibility": "gantutor.course.responsibility",
     # the command line
     "cli": "gantutor.cli",
 }

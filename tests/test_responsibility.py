@@ -26,4 +26,4 @@ def test_two_generators_are_trained():
     data = load_dataset("digits", "train")
     gens = responsibility.train_two_generators(data, mlp_steps=2, dcgan_steps=2)
     assert set(gens) == {"MLP GAN", "DCGAN"}
-    assert all(not G.training for G in gens.values())
+    assert all(not G.training and not D.training for G, D in gens.values())

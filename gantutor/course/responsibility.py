@@ -4,6 +4,7 @@ long, on small and large training sets; and the generators the detector is teste
 
 from __future__ import annotations
 
+import math
 import time
 
 import torch
@@ -45,8 +46,9 @@ def membership_by_size_and_steps(data: ImageData, sizes, checkpoints,
         heldout = data.x[order[n:2 * n].to(data.x.device)]
         torch.manual_seed(seed)
         G, D = build_gan(model, data.shape)
+        every = math.gcd(*checkpoints)  # on_step runs at every checkpoint
         cfg = TrainConfig(steps=checkpoints[-1], batch_size=min(64, n), lr=2e-4,
-                          log_every=min(checkpoints), device=str(device),
+                          log_every=every, checkpoint_every=every, device=str(device),
                           progress=False, seed=seed)
         t0 = time.perf_counter()
 
@@ -77,15 +79,17 @@ def format_membership_table(rows: list[dict], n_generated: int) -> str:
 
 def train_two_generators(data: ImageData, mlp_steps: int, dcgan_steps: int,
                          seed: int = 0, device="cpu") -> dict:
-    """{"MLP GAN": G, "DCGAN": G}: the two course generators trained on ``data`` for
-    the given steps (batch 64, Adam 2e-4, non-saturating loss), seeded."""
+    """{"MLP GAN": (G, D), "DCGAN": (G, D)}: the two course GANs trained on ``data``
+    for the given steps (batch 64, Adam 2e-4, non-saturating loss), seeded; both
+    networks are returned in eval mode."""
     out = {}
     for name, model, steps in (("MLP GAN", "mlp", mlp_steps),
                                ("DCGAN", "dcgan", dcgan_steps)):
         torch.manual_seed(seed)
         G, D = build_gan(model, data.shape)
         cfg = TrainConfig(steps=steps, batch_size=64, lr=2e-4, device=str(device),
-                          progress=False, seed=seed, log_every=steps)
+                          progress=False, seed=seed, log_every=steps,
+                          checkpoint_every=steps)
         train_gan(G, D, data, cfg)
-        out[name] = G.eval()
+        out[name] = (G.eval(), D.eval())
     return out

@@ -51,6 +51,12 @@ def superpixel_mask(shape, patch: int) -> torch.Tensor:
     return ids.expand(1, c, h, w).clone()
 
 
+def _on_model_device(model, x) -> torch.Tensor:
+    params = list(model.parameters()) if isinstance(model, nn.Module) else []
+    x = torch.as_tensor(x).detach().float()
+    return x.to(params[0].device) if params else x
+
+
 class _Score(nn.Module):
     """The model's output as (B, K) scores, evaluated at ``shift + input``: captum's
     InputXGradient multiplies by its input, so giving it u = x - b computes (x - b) ⊙
@@ -108,7 +114,7 @@ def explain(model, x, target, method: str, patch: int = 4, n_samples: int = 200,
     if method not in METHODS:
         raise GantutorError(f"unknown attribution method {method!r}: choose one of "
                             f"{', '.join(METHODS)}")
-    x = torch.as_tensor(x).detach().float()
+    x = _on_model_device(model, x)
     if x.dim() != 4 or len(x) == 0:
         raise GantutorError(f"x must be a batch of images (N, C, H, W), got shape "
                             f"{tuple(x.shape)}")
@@ -166,7 +172,7 @@ def deletion_curves(model, x, target, order, steps: int = 20,
     Returns fractions (steps + 1,) and two (N, steps + 1) tensors of probabilities of
     ``target`` (softmax for (B, K) logits, sigmoid for one logit).
     """
-    x = torch.as_tensor(x).detach().float()
+    x = _on_model_device(model, x)
     n, p = len(x), x[0, 0].numel()
     order = torch.as_tensor(order).long()
     if order.shape != (n, p):
