@@ -47,6 +47,9 @@ _MODULES = {
     "report": "gantutor.evaluation.report", "probe": "gantutor.evaluation.probe",
     "attribution": "gantutor.evaluation.attribution",
     "judge": "gantutor.evaluation.judge",
+    "explain": "gantutor.evaluation.explain", "privacy": "gantutor.evaluation.privacy",
+    "detector": "gantutor.evaluation.detector",
+    "fairness": "gantutor.evaluation.fairness",
     # compression
     "compression": "gantutor.compression", "coder": "gantutor.compression.coder",
     "codec": "gantutor.compression.codec",
@@ -65,6 +68,7 @@ _MODULES = {
     "risk": "gantutor.course.risk", "lessons": "gantutor.course.lessons",
     "remedies": "gantutor.course.remedies", "augment": "gantutor.course.augment",
     "scaling": "gantutor.course.scaling", "runs": "gantutor.course.runs",
+    "responsibility": "gantutor.course.responsibility",
     # the command line
     "cli": "gantutor.cli",
 }

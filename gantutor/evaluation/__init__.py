@@ -8,6 +8,11 @@
 - ``report``: every metric with its n, as ``gantutor evaluate`` prints it.
 - ``probe``: what a trained network learned (linear probes, clusters).
 - ``attribution``: which pixels a decision rests on.
+- ``explain``: LIME, Kernel SHAP, integrated gradients and gradient × input through
+  captum, and their faithfulness (deletion and insertion curves).
+- ``privacy``: DP-SGD through Opacus and the loss-threshold membership attack.
+- ``detector``: a real-vs-generated classifier; ``fairness``: per-class recall and
+  coverage of a generator.
 
 May import: the foundations and ``gantutor.gan``. Nothing here imports
 ``compression``, ``course`` or ``cli``.

@@ -17,7 +17,7 @@ from .core import Case, CheckResult, Mistake, Spec, exercise, run_check, step_ex
 
 # the modules holding the exercises, in the order of the notebooks
 NOTEBOOKS = ("nb01", "nb02", "nb03", "nb04", "nb05", "nb06", "nb07", "nb08", "nb09",
-             "nb10")
+             "nb10", "nb11")
 
 __all__ = ["CHECKS", "Case", "CheckResult", "Mistake", "Spec", "exercise", "run_check",
            "step_exercise"]

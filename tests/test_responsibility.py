@@ -1,0 +1,29 @@
+"""Notebook 11's experiments on tiny budgets: membership inference against generators
+by training-set size and steps, and the two generators the detector sees."""
+
+import pytest
+
+from gantutor.course import responsibility
+from gantutor.data import load_dataset
+from gantutor.errors import GantutorError
+
+
+def test_membership_rows_for_each_size_and_checkpoint():
+    data = load_dataset("digits", "train")
+    rows = responsibility.membership_by_size_and_steps(
+        data, sizes=(16, 32), checkpoints=(2, 4), n_generated=50)
+    assert [(r["size"], r["steps"]) for r in rows] == [(16, 2), (16, 4), (32, 2),
+                                                       (32, 4)]
+    assert all(0 <= r["auc"] <= 1 for r in rows)
+    table = responsibility.format_membership_table(rows, 50)
+    assert "MIA AUC" in table and "50 generated" in table
+    with pytest.raises(GantutorError, match="need"):
+        responsibility.membership_by_size_and_steps(data, sizes=(len(data),),
+                                                    checkpoints=(2,))
+
+
+def test_two_generators_are_trained():
+    data = load_dataset("digits", "train")
+    gens = responsibility.train_two_generators(data, mlp_steps=2, dcgan_steps=2)
+    assert set(gens) == {"MLP GAN", "DCGAN"}
+    assert all(not G.training and not D.training for G, D in gens.values())
