@@ -22,8 +22,18 @@ def test_membership_rows_for_each_size_and_checkpoint():
                                                     checkpoints=(2,))
 
 
-def test_two_generators_are_trained():
-    data = load_dataset("digits", "train")
-    gens = responsibility.train_two_generators(data, mlp_steps=2, dcgan_steps=2)
+def test_course_generators_are_the_course_runs(monkeypatch, tmp_path):
+    from gantutor.course import runs
+
+    monkeypatch.setenv("GANTUTOR_CACHE", str(tmp_path))
+    monkeypatch.setattr(runs, "course_data", lambda device="cpu": runs.holdout_split(
+        load_dataset("digits", "train"), 0.5, seed=0))
+    monkeypatch.setattr(responsibility, "course_data", runs.course_data)
+    for name, model in (("mlp", "mlp"), ("dcgan", "dcgan")):
+        monkeypatch.setitem(runs.RUNS, name, runs.CourseRun(
+            model, seed=0, train={"batch_size": 8, "log_every": 2}, full_steps=2,
+            fast_steps=2))
+    gens = responsibility.course_generators()
     assert set(gens) == {"MLP GAN", "DCGAN"}
     assert all(not G.training and not D.training for G, D in gens.values())
+    assert any((tmp_path / "runs").glob("course-dcgan-*/checkpoint.pt"))

@@ -1,5 +1,6 @@
 """Notebook 11's experiments: membership inference on generators trained briefly and
-long, on small and large training sets; and the generators the detector is tested on.
+long, on small and large training sets; and the generators the detector is tested on
+(the course's own two).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from ..evaluation.metrics import membership_auc
 from ..gan.config import TrainConfig
 from ..gan.models import build_gan
 from ..gan.train import sample, train_gan
+from .runs import course_data, course_gan
 
 
 def _part(data: ImageData, idx: torch.Tensor, what: str) -> ImageData:
@@ -77,19 +79,13 @@ def format_membership_table(rows: list[dict], n_generated: int) -> str:
     return "\n".join(lines)
 
 
-def train_two_generators(data: ImageData, mlp_steps: int, dcgan_steps: int,
-                         seed: int = 0, device="cpu") -> dict:
-    """{"MLP GAN": (G, D), "DCGAN": (G, D)}: the two course GANs trained on ``data``
-    for the given steps (batch 64, Adam 2e-4, non-saturating loss), seeded; both
-    networks are returned in eval mode."""
+def course_generators(device="cpu") -> dict:
+    """{"MLP GAN": (G, D), "DCGAN": (G, D)}: the course's two generators (notebooks
+    05 and 06, :mod:`gantutor.course.runs`), loaded from the cache when those
+    notebooks ran and trained otherwise; both networks in eval mode."""
+    members, _ = course_data(device)
     out = {}
-    for name, model, steps in (("MLP GAN", "mlp", mlp_steps),
-                               ("DCGAN", "dcgan", dcgan_steps)):
-        torch.manual_seed(seed)
-        G, D = build_gan(model, data.shape)
-        cfg = TrainConfig(steps=steps, batch_size=64, lr=2e-4, device=str(device),
-                          progress=False, seed=seed, log_every=steps,
-                          checkpoint_every=steps)
-        train_gan(G, D, data, cfg)
-        out[name] = (G.eval(), D.eval())
+    for label, name in (("MLP GAN", "mlp"), ("DCGAN", "dcgan")):
+        G, D, _ = course_gan(name, members, device)
+        out[label] = (G.eval(), D.eval())
     return out
