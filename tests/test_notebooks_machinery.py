@@ -265,3 +265,27 @@ def test_durations_read_as_the_readme_writes_them(seconds, text):
     finally:
         sys.path.pop(0)
     assert tool.duration(seconds) == text
+
+
+def test_readme_run_times_are_those_recorded_in_the_notebooks():
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        import notebooks as tool
+    finally:
+        sys.path.pop(0)
+    readme = (ROOT / "README.md").read_text()
+    header = next(line for line in readme.splitlines()
+                  if line.startswith("| notebook |"))
+    column = [c.strip() for c in header.split("|")].index("full run (2-core CPU)")
+    checked = 0
+    for path in NOTEBOOKS:
+        row = next(line for line in readme.splitlines()
+                   if line.startswith(f"| {path.stem} |"))
+        entry = [c.strip() for c in row.split("|")][column]
+        if entry == "—":  # not measured yet
+            continue
+        run = read(path).metadata["gantutor"]["run"]
+        assert run["budget"] == "full", f"{path.name}: the committed run is not full"
+        assert entry == tool.readme_time(run), f"{path.name}: README says {entry}"
+        checked += 1
+    assert checked, "no notebook's run time is filled in the README yet"

@@ -151,20 +151,31 @@ def duration(seconds: float) -> str:
     return f"{seconds // 60} min {seconds % 60:02d} s"
 
 
+def readme_time(run: dict) -> str:
+    """The README's "full run (2-core CPU)" entry for a recorded full run: its CPU time
+    when it ran at one thread (close to the wall time on an idle machine, however busy
+    the machine was), else its wall time; in whole minutes."""
+    seconds = run["cpu_seconds"] if run["threads"] == 1 else run["seconds"]
+    return f"{max(1, round(seconds / 60))} min"
+
+
 def times_table(paths) -> str:
     """One line per notebook from its recorded run; "—" where none is recorded."""
-    head = ("notebook", "time", "CPU time", "budget", "device", "threads", "date")
+    head = ("notebook", "time", "CPU time", "budget", "device", "threads", "date",
+            "README")
     rows = []
     for path in paths:
         meta = nbformat.read(path, as_version=4).metadata
         run = meta.get("gantutor", {}).get("run")
         if run is None:
-            rows.append((Path(path).stem, "—", "—", "—", "(no run recorded)", "", ""))
+            rows.append((Path(path).stem, "—", "—", "—", "(no run recorded)", "", "",
+                         "—"))
         else:
             cpu = run.get("cpu_seconds")
             rows.append((Path(path).stem, duration(run["seconds"]),
                          duration(cpu) if cpu else "—", run["budget"],
-                         run["device"], str(run["threads"]), run["date"]))
+                         run["device"], str(run["threads"]), run["date"],
+                         readme_time(run) if run["budget"] == "full" else "—"))
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip()
                      for row in [head, *rows])
