@@ -228,3 +228,64 @@ def test_run_tool_executes_with_the_full_budget_and_keeps_failures_out(tmp_path,
     with pytest.raises(Exception, match="broken"):
         tool.run_notebook(bad, fast=True)
     assert bad.read_bytes() == before  # the failed run did not replace the file
+
+
+def test_run_tool_records_each_run_and_times_prints_them(tmp_path, monkeypatch,
+                                                        capsys):
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        import notebooks as tool
+    finally:
+        sys.path.pop(0)
+    busy = "sum(i * i for i in range(2_000_000))"  # some CPU time to count
+    first = tool.write_notebook(tmp_path / "01_a.ipynb", "A", "Intro.",
+                                [("code", busy)])
+    second = tool.write_notebook(tmp_path / "02_b.ipynb", "B", "Intro.",
+                                 [("code", "1 + 1")])
+    assert tool.main(["run", "--fast", str(first)]) == 0
+    out = capsys.readouterr().out
+    run = read(first).metadata["gantutor"]["run"]
+    assert run["budget"] == "fast" and run["seconds"] > 0 and run["threads"] >= 1
+    assert 0 < run["cpu_seconds"] and run["device"].startswith(("cpu", "cuda", "mps"))
+    assert "01_a.ipynb: " in out and "(fast budget)" in out
+    assert tool.main(["times", str(first), str(second)]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].split()[:3] == ["notebook", "time", "CPU"]
+    assert lines[1].startswith("01_a ") and tool.duration(run["seconds"]) in lines[1]
+    assert " fast " in lines[1] and run["date"] in lines[1]
+    assert lines[2].startswith("02_b ") and "(no run recorded)" in lines[2]
+
+
+@pytest.mark.parametrize("seconds, text", [(0.4, "0 s"), (59.4, "59 s"),
+                                           (60, "1 min 00 s"), (605.2, "10 min 05 s")])
+def test_durations_read_as_the_readme_writes_them(seconds, text):
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        import notebooks as tool
+    finally:
+        sys.path.pop(0)
+    assert tool.duration(seconds) == text
+
+
+def test_readme_run_times_are_those_recorded_in_the_notebooks():
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        import notebooks as tool
+    finally:
+        sys.path.pop(0)
+    readme = (ROOT / "README.md").read_text()
+    header = next(line for line in readme.splitlines()
+                  if line.startswith("| notebook |"))
+    column = [c.strip() for c in header.split("|")].index("full run (2-core CPU)")
+    checked = 0
+    for path in NOTEBOOKS:
+        row = next(line for line in readme.splitlines()
+                   if line.startswith(f"| {path.stem} |"))
+        entry = [c.strip() for c in row.split("|")][column]
+        if entry == "—":  # not measured yet
+            continue
+        run = read(path).metadata["gantutor"]["run"]
+        assert run["budget"] == "full", f"{path.name}: the committed run is not full"
+        assert entry == tool.readme_time(run), f"{path.name}: README says {entry}"
+        checked += 1
+    assert checked, "no notebook's run time is filled in the README yet"

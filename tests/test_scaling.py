@@ -215,3 +215,28 @@ def test_throughput_benchmark_runs_and_prints_its_last_line(capsys, monkeypatch,
     # train_gan uses bf16 exactly where the CPU has bf16 units, and says so
     assert ("bf16 autocast" in dcgan[0]) == gt.env.bf16_supported(torch.device("cpu"))
     assert module.fast_settings("mlp", torch.device("cpu"), fp32=True) == {}
+
+
+def test_compile_path_imports_cpp_extension_without_the_cuda_home_warning(tmp_path):
+    """torch.utils.cpp_extension logs "No CUDA runtime is found, using CUDA_HOME=..."
+    on import where a CUDA toolkit is found but no GPU is usable; train_gan's compile
+    path imports it with that logger quiet. Both in fresh processes, with a toolkit
+    and no GPU forced, so the plain import shows the warning the quiet one hides."""
+    import os
+    import subprocess
+    import sys
+
+    if not (torch.cuda._is_compiled() and torch.version.cuda):
+        pytest.skip("a torch without CUDA never looks for a CUDA toolkit")
+    env = {**os.environ, "CUDA_HOME": str(tmp_path), "CUDA_VISIBLE_DEVICES": ""}
+
+    def stderr(code):
+        return subprocess.run([sys.executable, "-c", code], env=env, text=True,
+                              capture_output=True, check=True).stderr
+
+    assert "No CUDA runtime is found" in stderr("import torch.utils.cpp_extension")
+    quiet = stderr("from gantutor.gan.train import _import_cpp_extension_quietly\n"
+                   "_import_cpp_extension_quietly()\n"
+                   "import torch.utils.cpp_extension as m\n"
+                   "print(m.CUDA_HOME)")
+    assert "No CUDA runtime is found" not in quiet

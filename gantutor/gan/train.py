@@ -39,6 +39,29 @@ from .restore import load_discriminator, load_generator  # noqa: F401 (gt. names
 RUN_FILES = ("checkpoint.pt", "history.csv", "samples.png", "history.png")
 
 
+def _import_cpp_extension_quietly() -> None:
+    """Import ``torch.utils.cpp_extension`` with its logger held at ERROR.
+
+    torch.compile's CPU backend imports it. On import it looks for a CUDA toolkit and,
+    where one is installed (``nvcc`` on the PATH) but no GPU can be used, logs "No
+    CUDA runtime is found, using CUDA_HOME=..." to stderr: true, harmless for CPU
+    code, and a stray warning in the learner's notebook output. Only that module's
+    logger, only during its import; every other warning still shows.
+    """
+    import logging
+    import sys
+
+    if "torch.utils.cpp_extension" in sys.modules:
+        return
+    logger = logging.getLogger("torch.utils.cpp_extension")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        import torch.utils.cpp_extension  # noqa: F401
+    finally:
+        logger.setLevel(level)
+
+
 @dataclass
 class History:
     """What a run measured, one entry per ``log_every`` steps (means over the window).
@@ -263,6 +286,7 @@ class _Run:
             self.G_run = distributed.wrap(self.G, self.device)
             self.D_run = distributed.wrap(self.D, self.device)
         if cfg.compile:
+            _import_cpp_extension_quietly()
             self.G_run = torch.compile(self.G_run)
             self.D_run = torch.compile(self.D_run)
         # D in the generator step: the plain module with frozen weights (no gradients
