@@ -1,4 +1,5 @@
-"""Teaching helpers for notebook 05: one GAN step spelled out, and the classic bugs.
+"""Teaching helpers for notebooks 04 and 05: one GAN step spelled out, the classic
+bugs, the two halves of a healthy run, and a GAN small enough to differentiate by hand.
 
 :func:`gan_step` is one discriminator update followed by one generator update, the
 very steps :func:`gantutor.train_gan` takes (:mod:`gantutor.gan.steps`; here with
@@ -11,8 +12,9 @@ the G step. The tests check that it changes the weights exactly as the first ste
 fix in :data:`FIXES`), and :func:`train_variant` trains a pair of networks with it, so
 a notebook can show each symptom next to the correct run. :func:`noise_like` makes the
 "noise as data" bug's data; :func:`memorisation_ratio` measures what training on one
-fixed batch does; :func:`standoff` and :func:`judge_generator` are the two halves of
-the "healthy run" verdict (:func:`health`): the curves, and the samples.
+fixed batch does. :func:`health` asks whether a run is healthy from its curves
+(:func:`standoff`) and its samples (the pixel judge on :func:`samples`).
+:class:`TinyGAN` writes the gradients of notebook 04's derivation out by hand.
 """
 
 from __future__ import annotations
