@@ -259,3 +259,32 @@ def test_check_results_do_not_depend_on_earlier_calls():
     first = check.empirical_risk(risk_by_loop).message
     torch.manual_seed(123)
     assert check.empirical_risk(risk_by_loop).message == first
+
+
+def _d_step_by_hand(sign):
+    """A learner's plain gradient step on V with backward(): sign +1 ascends."""
+    def step(D, x_real, x_fake, lr):
+        V = F.logsigmoid(D(x_real)).mean() - F.softplus(D(x_fake)).mean()
+        V.backward()
+        with torch.no_grad():
+            for p in D.parameters():
+                p += sign * lr * p.grad
+    return step
+
+
+def test_d_gradient_step_names_the_common_sign_mistake():
+    assert gt.check.d_gradient_step(_d_step_by_hand(+1.0)).passed
+
+    def bce_descent(D, x_real, x_fake, lr):  # descent on −V: the same step
+        loss = (F.binary_cross_entropy_with_logits(D(x_real), torch.ones(8))
+                + F.binary_cross_entropy_with_logits(D(x_fake), torch.zeros(8)))
+        grads = torch.autograd.grad(loss, list(D.parameters()))
+        with torch.no_grad():
+            for p, g in zip(D.parameters(), grads):
+                p -= lr * g
+
+    assert gt.check.d_gradient_step(bce_descent).passed
+    wrong = gt.check.d_gradient_step(_d_step_by_hand(-1.0))
+    assert not wrong.passed
+    assert "common sign mistake" in wrong.problems[0]
+    assert "θ + lr·∇V" in wrong.problems[0]

@@ -168,3 +168,128 @@ def test_plot_runs_shows_samples_or_the_error(tiny):
     assert fig.axes[0].get_title() == "correct\n(step 4)"
     texts = [t.get_text() for t in fig.axes[1].texts]
     assert texts and "IndexError" in texts[0].replace("\n", " ")
+
+
+def test_to_module_fails_at_once_with_a_type_error(tiny):
+    data, G, D = tiny
+    run = lessons.train_variant(G, D, data, cfg(4), bug="to_module")
+    assert run.steps_done == 0
+    assert run.error.startswith("TypeError: to() received an invalid combination")
+    assert "MLPDiscriminator" in run.error
+
+
+def test_no_grad_fakes_never_changes_g_while_d_trains(tiny):
+    data, G, D = tiny
+    G0, D0 = copy.deepcopy(G), copy.deepcopy(D)
+    run = lessons.train_variant(G, D, data, cfg(20), bug="no_grad_fakes")
+    assert run.steps_done == 20 and run.error is None
+    assert lessons.max_weight_change(G, G0) == 0.0
+    assert lessons.max_weight_change(D, D0) > 1e-3
+
+
+def test_unused_noise_feeds_g_the_first_noise_every_step(tiny, monkeypatch):
+    data, G, D = tiny
+    fed = []
+    real_d_step = lessons.d_step
+
+    def spy(G, D, opt_d, x_real, z, *args):
+        fed.append(z.clone())
+        return real_d_step(G, D, opt_d, x_real, z, *args)
+
+    monkeypatch.setattr(lessons, "d_step", spy)
+    run = lessons.train_variant(G, D, data, cfg(5), bug="unused_noise")
+    assert run.steps_done == 5 and len(fed) == 5
+    assert all(torch.equal(z, fed[0]) for z in fed)
+    assert torch.equal(run.seen, fed[0])
+    fed.clear()
+    lessons.train_variant(G, D, data, cfg(3))  # the correct loop: fresh noise
+    assert not torch.equal(fed[0], fed[1])
+
+
+def test_one_fixed_batch_sees_one_batch_and_its_samples_copy_it(tiny):
+    data, G, D = tiny
+    run = lessons.train_variant(G, D, data, cfg(3), bug="one_fixed_batch")
+    assert run.seen.shape == (16, *data.shape)
+    # the measurement: samples that are rows of the batch sit at distance 0 from it
+    copies = run.seen[torch.arange(40) % 16]
+    others = data.x[16:]
+    assert lessons.memorisation_ratio(copies, run.seen, others) == 0.0
+    # samples that are other images are as close to the batch as to any images
+    fresh = data.x[-400:]
+    ratio = lessons.memorisation_ratio(fresh, data.x[:16], data.x[16:-400])
+    assert 0.8 < ratio < 1.25
+
+
+def test_nearest_distances_are_exact():
+    ref = torch.tensor([[0.0, 0.0], [3.0, 4.0]])
+    x = torch.tensor([[0.0, 1.0], [3.0, 5.0], [3.0, 4.0]])
+    d = lessons.nearest_distances(x, ref, chunk=2)
+    assert torch.allclose(d, torch.tensor([1.0, 1.0, 0.0]))
+
+
+def test_every_bug_has_a_one_line_fix():
+    assert set(lessons.FIXES) == set(lessons.BUGS)
+    assert all("\n" not in fix and fix for fix in lessons.FIXES.values())
+
+
+def test_standoff_and_health_read_the_curves_and_the_samples(tiny):
+    data, G, D = tiny
+    hist = gt.train.History()
+    for step, (dx, dgz) in enumerate([(0.99, 0.01)] * 8 + [(0.8, 0.2)] * 2, 1):
+        hist.append(step, [1.0, 1.0, dx, dgz])
+    d_x, d_gz, ok = lessons.standoff(hist)
+    assert (round(d_x, 6), round(d_gz, 6), ok) == (0.8, 0.2, True)
+    assert lessons.standoff(hist, last=1.0)[2] is False  # 0.99 dominates
+
+    class Judge:  # sure of class c for samples whose first pixel is high
+        def __init__(self, sure):
+            self.sure = sure
+
+        def probs(self, x):
+            import numpy as np
+            p = np.full((len(x), 10), 0.0)
+            p[:, 0] = 1.0 if self.sure else 0.1
+            p[:, 1:] = 0.0 if self.sure else 0.1
+            return p
+
+    bad = lessons.health(hist, G, Judge(sure=False), n=50)
+    assert bad.standoff and not bad.verdict.passes() and not bad.healthy
+    assert "not yet digits" in bad.summary() and "healthy: False" in bad.summary()
+    one_class = lessons.health(hist, G, Judge(sure=True), n=50)
+    assert one_class.verdict.classes_recognised == 1 and not one_class.healthy
+
+
+def test_samples_are_seeded_and_leave_g_in_training_mode(tiny):
+    _, G, _ = tiny
+    a, b = lessons.samples(G, 30, seed=4, batch_size=7), lessons.samples(G, 30, seed=4)
+    assert a.shape == (30, *G.shape) and torch.allclose(a, b, atol=1e-6)
+    assert G.training
+
+
+def test_tiny_gan_gradients_by_hand_equal_autograd():
+    tiny = lessons.TinyGAN(seed=1)
+    g = torch.Generator().manual_seed(2)
+    x_real = torch.randn(7, 3, generator=g, dtype=torch.float64)
+    z = torch.randn(7, 2, generator=g, dtype=torch.float64)
+    x_fake = tiny.G(z).detach()
+    d_real = torch.sigmoid(tiny.logit(x_real)).detach()
+    d_fake = torch.sigmoid(tiny.logit(x_fake)).detach()
+    gr, gf = tiny.logit_grads(x_real), tiny.logit_grads(x_fake)
+    hand = {k: lessons.batch_mean(1 - d_real, gr[k]) - lessons.batch_mean(d_fake, gf[k])
+            for k in gr}
+    V = gt.losses.value_function(tiny.logit(x_real), tiny.logit(x_fake))
+    auto = dict(zip(tiny.d_params,
+                    torch.autograd.grad(V, list(tiny.d_params.values()))))
+    assert lessons.largest_difference(hand, auto) < 1e-12
+    gg = tiny.generator_grads(z)
+    l_fake = tiny.logit(tiny.G(z))
+    for loss, weight in ((gt.losses.g_loss_nonsaturating, 1 - d_fake),
+                         (gt.losses.g_loss_minimax, d_fake)):
+        hand_g = {k: -lessons.batch_mean(weight, gg[k]) for k in gg}
+        auto_g = dict(zip(tiny.g_params, torch.autograd.grad(
+            loss(l_fake), list(tiny.g_params.values()), retain_graph=True)))
+        assert lessons.largest_difference(hand_g, auto_g) < 1e-12
+    # a wrong coefficient (the non-saturating one against the minimax gradient,
+    # the last one computed) is caught far above that tolerance
+    wrong = {k: -lessons.batch_mean(1 - d_fake, gg[k]) for k in gg}
+    assert lessons.largest_difference(wrong, auto_g) > 1e-3

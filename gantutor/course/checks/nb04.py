@@ -1,13 +1,17 @@
 """The exercise checks of notebook 04, the GAN objective.
 
-The optimal discriminator and the D and G losses on logits.
+The optimal discriminator, the D and G losses on logits, and one gradient step of D
+on its objective by hand (where the common sign mistake shows).
 """
+
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 
 from ...gan import losses, objective
-from .core import Case, Mistake, Spec, exercise, seeded
+from ...gan.models import MLPDiscriminator
+from .core import Case, Mistake, Spec, exercise, seeded, step_exercise
 
 
 def _density_cases() -> list[Case]:
@@ -122,5 +126,86 @@ def g_loss_nonsaturating():
             Mistake(lambda l: -torch.log(torch.sigmoid(l)).mean(),
                     "torch.log(torch.sigmoid(l)) is log(0) = −inf once sigmoid(l) "
                     "rounds to 0: use F.softplus(−l) = −F.logsigmoid(l)."),
+        ],
+    )
+
+
+def _d_step_cases() -> list[Case]:
+    return [Case("a fresh D, data N(0, 1), fakes N(2, 0.7²)", 0),
+            Case("another fresh D and batch", 1),
+            Case("fakes far away, N(4, 0.5²)", 2, far=True)]
+
+
+def _d_gradient_setup(seed: int, far: bool = False):
+    """A small 1-D discriminator and a batch of 8 real and 8 fake samples."""
+    torch.manual_seed(seed)
+    D = MLPDiscriminator(shape=(1,), hidden=(8,))
+    g = seeded(seed)
+    x_real = torch.randn(8, 1, generator=g)
+    x_fake = torch.randn(8, 1, generator=g) * (0.5 if far else 0.7) + (4 if far else 2)
+    return D, x_real, x_fake
+
+
+def _adapt_d_gradient_step(fn: Callable) -> Callable:
+    """fn(D, x_real, x_fake, lr) -> D's weights after the step."""
+
+    def run(seed: int, far: bool = False):
+        D, x_real, x_fake = _d_gradient_setup(seed, far)
+        fn(D, x_real, x_fake, 0.1)
+        return torch.cat([p.detach().flatten() for p in D.parameters()])
+
+    return run
+
+
+def _d_plain_step(D, x_real, x_fake, lr, sign=1.0, objective=None):
+    """θ ← θ + sign · lr · ∇θ objective, objective = V by default."""
+    objective = objective or losses.value_function
+    value = objective(D(x_real), D(x_fake))
+    grads = torch.autograd.grad(value, list(D.parameters()))
+    with torch.no_grad():
+        for p, g in zip(D.parameters(), grads):
+            p.add_(sign * lr * g)
+
+
+def _v_summed(d_real, d_fake):
+    return -(F.softplus(-d_real).sum() + F.softplus(d_fake).sum())
+
+
+def _v_real_term_only(d_real, d_fake):
+    return -F.softplus(-d_real).mean()
+
+
+@step_exercise(_adapt_d_gradient_step)
+def d_gradient_step():
+    """Checks ``fn(D, x_real, x_fake, lr)``: one plain gradient step of the
+    discriminator on its objective, by hand (no optimiser): gradient *ascent* on
+
+        V = E_x[log D(x)] + E_z[log(1 − D(G(z)))],   θ_d ← θ_d + lr · ∇_θd V
+
+    (the same as descent on the cross-entropy −V). D returns logits; ``x_fake`` is
+    given (already detached). The function returns nothing; the check looks at D's
+    weights afterwards."""
+    return Spec(
+        reference=_d_plain_step,
+        cases=_d_step_cases,
+        outputs=("D's weights after the step",),
+        mistakes=[
+            Mistake(lambda D, r, f, lr: _d_plain_step(D, r, f, lr, sign=-1.0),
+                    "the common sign mistake: a descent update (θ − lr·∇) with the "
+                    "gradient of V, the quantity D maximises. That step lowers V: D "
+                    "learns to call the real samples fake. Ascend on V, θ + lr·∇V, "
+                    "or descend on the cross-entropy −V, θ − lr·∇(−V)."),
+            Mistake(lambda D, r, f, lr: _d_plain_step(
+                        D, f, r, lr, objective=losses.value_function),
+                    "real and fake are swapped: log D(x) belongs to the real samples, "
+                    "log(1 − D(G(z))) to the fakes."),
+            Mistake(lambda D, r, f, lr: _d_plain_step(D, r, f, lr,
+                                                      objective=_v_summed),
+                    "you summed over the batch: V is an expectation, estimated by "
+                    "the mean (.mean()), so the step does not grow with B."),
+            Mistake(lambda D, r, f, lr: _d_plain_step(D, r, f, lr,
+                                                      objective=_v_real_term_only),
+                    "only the real term: V also has E_z[log(1 − D(G(z)))] = "
+                    "−softplus(d_fake).mean(), which teaches D to reject the fakes."),
         ],
     )
