@@ -4,7 +4,9 @@ Trains every remedy of ``gantutor.course.remedies.REMEDIES`` on both 2-D mixture
 each seed, scores each generator as VEEGAN and PacGAN do (2,500 samples; a sample is
 high-quality when it lies within 3 standard deviations of its nearest mode; a mode is
 covered when some high-quality sample is nearest to it), and prints the means over
-seeds next to the published numbers (PacGAN Table 1, VEEGAN Table 1).
+seeds next to the published numbers (PacGAN Table 1, VEEGAN Table 1). The whole
+table trains for over 40 minutes of CPU time; notebook 06 runs one seed of the rows
+that cost about as much as the plain GAN, and points here for the rest.
 
     python benchmarks/mode_coverage.py                  # all remedies, seeds 0 1 2
     python benchmarks/mode_coverage.py --workers 2      # two runs at a time

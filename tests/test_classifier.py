@@ -119,3 +119,33 @@ def test_mnist_classifier_uses_a_held_out_part(mnist_dir, monkeypatch):
     else:  # the training split trains, the test split tests
         assert (len(x_tr), len(x_te)) == (60_000, 10_000)
     assert set(y_te.tolist()) == set(range(10))
+
+
+def test_class_report_counts_and_per_class_scores():
+    # true 0 0 0 1 1 2; predicted 0 0 1 1 2 2: one 0 called 1, one 1 called 2
+    rep = classifier.ClassReport(torch.tensor([0, 0, 0, 1, 1, 2]),
+                                 torch.tensor([0, 0, 1, 1, 2, 2]), num_classes=4)
+    assert rep.matrix.tolist() == [[2, 1, 0, 0], [0, 1, 1, 0], [0, 0, 1, 0],
+                                   [0, 0, 0, 0]]
+    # precision: diagonal / column sum; recall: diagonal / row sum; class 3 absent
+    assert rep.precision.tolist() == pytest.approx([1.0, 0.5, 0.5, 0.0])
+    assert rep.recall.tolist() == pytest.approx([2 / 3, 0.5, 1.0, 0.0])
+    assert rep.f1[0] == pytest.approx(2 * (2 / 3) / (1 + 2 / 3))
+    assert rep.support.tolist() == [3, 2, 1, 0] and rep.accuracy == pytest.approx(4 / 6)
+    assert rep.worst_confusion() in {(0, 1, 1), (1, 2, 1)}
+    lines = rep.table().splitlines()
+    assert len(lines) == 6 and "accuracy 0.667" in lines[-1]
+
+
+def test_class_report_of_the_classifier_on_its_held_out_images(cached):
+    clf = classifier.get_classifier("digits", "cpu", verbose=False)
+    x, y = classifier.held_out_images("digits")
+    rep = classifier.class_report(clf, x, y)
+    assert rep.n == len(y) and rep.matrix.sum() == len(y)
+    assert rep.accuracy == pytest.approx(classifier.accuracy(clf, x, y))
+    assert rep.matrix.sum(axis=1).tolist() == torch.bincount(y, minlength=10).tolist()
+
+
+def test_class_report_refuses_mismatched_lengths():
+    with pytest.raises(GantutorError, match="same length"):
+        classifier.ClassReport(torch.zeros(3), torch.zeros(4), num_classes=2)

@@ -92,6 +92,11 @@ def test_run_remedy_reports_one_scored_run():
     assert 0 <= r["modes"] <= 8 and 0 <= r["hq"] <= 100 and r["seconds"] > 0
     assert r == {**remedies.run_remedy("gan", "ring", seed=0, steps=20),
                  "seconds": r["seconds"]}  # the same numbers again from the seed
+    kept = remedies.run_remedy("gan", "ring", seed=0, steps=20, keep_samples=True)
+    assert kept["samples"].shape == (remedies.N_EVAL, 2)
+    again = gt.metrics.mode_coverage(kept["samples"], gt.load_dataset("ring").modes,
+                                     gt.load_dataset("ring").std)
+    assert (again.modes_covered, 100 * again.high_quality) == (r["modes"], r["hq"])
 
 
 def fake_results():
@@ -135,6 +140,10 @@ def test_best_target_table_and_last_line():
     assert ("| PacGAN4 (PacGAN Table 1) | 10 | 400,000 x 100 | – | 7.8 | 95.9 | 24.8 "
             "| 93.6 |") in table
     assert "VEEGAN Table 1" in table
+    single = remedies.summarise_coverage([r for r in fake_results() if r["seed"] == 0])
+    one_run = remedies.format_coverage_table(single, published=False)
+    assert "| PacGAN4 (D sees 4 samples) (this course) | 1 | 1,000 x 256 | 2 | 8.0 | " \
+           "95.0 | 24.0 | 92.0 |" in one_run  # one run: no ± (it would read ± 0.0)
 
 
 def test_a_remedy_meeting_the_target_beats_one_with_more_modes():

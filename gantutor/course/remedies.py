@@ -144,20 +144,26 @@ def score(G, data, seed: int = 0, n: int = N_EVAL):
 
 
 def run_remedy(remedy: str, dataset: str, seed: int = 0, steps: int = TRAIN_STEPS,
-               device: str = "cpu") -> dict:
+               device: str = "cpu", keep_samples: bool = False) -> dict:
     """Train one remedy on one mixture with one seed and score it.
 
     Returns {remedy, dataset, seed, steps, batch_size, modes, hq (percent),
-    seconds}, where ``steps`` and ``batch_size`` are those the run trained with.
+    seconds}, where ``steps`` and ``batch_size`` are those the run trained with;
+    with ``keep_samples`` also ``samples``, the 2,500 scored points (to plot them
+    without training again).
     """
     G, D, cfg, data = build(remedy, dataset, seed, steps, device)
     t0 = time.perf_counter()
     train_gan(G, D, data, cfg)
     seconds = time.perf_counter() - t0
-    result = score(G, data, seed=10_000 + seed)
-    return {"remedy": remedy, "dataset": dataset, "seed": seed, "steps": cfg.steps,
-            "batch_size": cfg.batch_size, "modes": result.modes_covered,
-            "hq": 100 * result.high_quality, "seconds": seconds}
+    points = sample(G, N_EVAL, seed=10_000 + seed)
+    result = mode_coverage(points, data.modes, data.std)
+    out = {"remedy": remedy, "dataset": dataset, "seed": seed, "steps": cfg.steps,
+           "batch_size": cfg.batch_size, "modes": result.modes_covered,
+           "hq": 100 * result.high_quality, "seconds": seconds}
+    if keep_samples:
+        out["samples"] = points
+    return out
 
 
 def _run_job(job):
@@ -176,7 +182,7 @@ def _cost(remedy: str) -> float:
 
 def coverage_table(remedies=None, datasets=("ring", "grid"), seeds=(0, 1, 2),
                    steps: int = TRAIN_STEPS, workers: int = 1, device: str = "cpu",
-                   on_result=None) -> list[dict]:
+                   on_result=None, keep_samples: bool = False) -> list[dict]:
     """Run every remedy x dataset x seed; returns the per-run results.
 
     ``workers`` > 1 trains that many runs at once in separate processes (one thread
@@ -184,11 +190,13 @@ def coverage_table(remedies=None, datasets=("ring", "grid"), seeds=(0, 1, 2),
     costliest runs first so that no long run is left alone at the end.
     ``on_result(result)`` is called as each run finishes. The results come back in
     the same order, and with the same numbers, whatever ``workers`` is.
+    ``keep_samples``: each result also holds its scored points (see run_remedy).
     """
     remedies = list(remedies or REMEDIES)
     for name in remedies:
         get_remedy(name)
-    jobs = [(r, d, s, steps, device) for d in datasets for r in remedies for s in seeds]
+    jobs = [(r, d, s, steps, device, keep_samples)
+            for d in datasets for r in remedies for s in seeds]
     if workers <= 1:
         results = []
         for job in jobs:
@@ -282,8 +290,7 @@ def format_coverage_table(rows: list[dict], published: bool = True) -> str:
         for ds in ("ring", "grid"):
             r = by.get((name, ds))
             cells += (["–", "–"] if r is None else
-                      [f"{r['modes']:.1f} ± {r['modes_sd']:.1f}",
-                       f"{r['hq']:.1f} ± {r['hq_sd']:.1f}"])
+                      [_mean_sd(r, "modes"), _mean_sd(r, "hq")])
         lines.append(f"| {REMEDIES[name].label} (this course) | {runs} | {compute} | "
                      f"{seconds} | " + " | ".join(cells) + " |")
     if published:
@@ -297,6 +304,13 @@ def format_coverage_table(rows: list[dict], published: bool = True) -> str:
             lines.append(f"| {label} ({source}) | {runs} | {compute} | – | "
                          + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def _mean_sd(row: dict, key: str) -> str:
+    """The mean ± sd over the seeds, or the one value of a single run."""
+    if row["runs"] < 2:
+        return f"{row[key]:.1f}"
+    return f"{row[key]:.1f} ± {row[key + '_sd']:.1f}"
 
 
 def coverage_summary_line(rows: list[dict]) -> str:

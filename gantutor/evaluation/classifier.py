@@ -19,6 +19,7 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -243,3 +244,65 @@ def get_classifier(dataset: str = "digits", device="auto", retrain: bool = False
               f"{model.info['n_test']:,} held-out images; {how} {path}")
     _LOADED[memo] = model
     return model
+
+
+# ------------------------------------------------------------------ per-class report
+
+
+class ClassReport:
+    """A classifier's confusion matrix and its per-class precision, recall and F1.
+
+    ``matrix[i, j]`` counts the images of true class i predicted as class j: the
+    diagonal holds the correct answers, row i's other cells the class-i images it
+    missed, column j's other cells the images it wrongly called j. Computed by
+    scikit-learn (``confusion_matrix``, ``precision_recall_fscore_support``).
+    """
+
+    def __init__(self, labels, predicted, num_classes: int):
+        from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
+        labels, predicted = (np.asarray(torch.as_tensor(a).cpu())
+                             for a in (labels, predicted))
+        if labels.shape != predicted.shape or labels.ndim != 1:
+            raise GantutorError(f"labels and predictions must be two lists of the same "
+                                f"length, got shapes {labels.shape} and "
+                                f"{predicted.shape}")
+        classes = np.arange(num_classes)
+        self.matrix = confusion_matrix(labels, predicted, labels=classes)
+        self.precision, self.recall, self.f1, self.support = \
+            precision_recall_fscore_support(labels, predicted, labels=classes,
+                                            zero_division=0)
+        self.n = len(labels)
+        self.accuracy = float(np.trace(self.matrix)) / max(self.n, 1)
+
+    def worst_confusion(self) -> tuple[int, int, int]:
+        """(true class, predicted class, count) of the largest off-diagonal cell."""
+        off = self.matrix.copy()
+        np.fill_diagonal(off, -1)
+        i, j = np.unravel_index(off.argmax(), off.shape)
+        return int(i), int(j), int(off[i, j])
+
+    def table(self) -> str:
+        """One line per class: precision, recall, F1 and the number of images."""
+        lines = [f"{'class':>5}  {'precision':>9}  {'recall':>6}  {'F1':>6}  "
+                 f"{'images':>6}"]
+        for c in range(len(self.support)):
+            lines.append(f"{c:>5}  {self.precision[c]:9.3f}  {self.recall[c]:6.3f}  "
+                         f"{self.f1[c]:6.3f}  {int(self.support[c]):>6,}")
+        lines.append(f"{'mean':>5}  {self.precision.mean():9.3f}  "
+                     f"{self.recall.mean():6.3f}  {self.f1.mean():6.3f}  "
+                     f"{self.n:>6,}   (accuracy {self.accuracy:.3f})")
+        return "\n".join(lines)
+
+
+def class_report(model: Classifier, x, y) -> ClassReport:
+    """The confusion matrix and per-class precision/recall/F1 of ``model`` on the
+    labelled images ``x``, ``y`` (use images it was not trained on)."""
+    return ClassReport(y, model.predict(x).cpu(), model.num_classes)
+
+
+def held_out_images(dataset: str):
+    """(x, y): the labelled images the classifier of ``dataset`` was tested on, never
+    trained on (see :func:`classifier_data`)."""
+    _, _, x_te, y_te, _ = classifier_data(dataset)
+    return x_te, y_te
