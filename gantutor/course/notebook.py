@@ -76,7 +76,7 @@ def colab_install_cell() -> str:
     """
     return ("# On Google Colab, install the course package; on your own machine this "
             "does nothing.\n"
-            "import sys\n"
+            "import sys\n\n"
             'if "google.colab" in sys.modules:\n'
             f'    !pip install -q "gantutor @ git+{repository_url()}@{BRANCH}"\n')
 
