@@ -172,12 +172,26 @@ def _file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def checksum_matches(path: Path) -> bool:
+    """Whether ``path`` and its ``.sha256`` file exist and agree (a cache file that
+    does not is refitted, never read)."""
+    sums = path.with_suffix(".sha256")
+    return (path.is_file() and sums.is_file()
+            and sums.read_text().split()[0:1] == [_file_sha256(path)])
+
+
+def write_checksum(path: Path) -> None:
+    """Write ``path``'s SHA-256 beside it, as ``sha256sum`` would (atomically)."""
+    from ..checkpoint import atomic_write
+
+    digest = _file_sha256(path)
+    atomic_write(path.with_suffix(".sha256"),
+                 lambda tmp: Path(tmp).write_text(f"{digest}  {path.name}\n"))
+
+
 def _load_cached(path: Path, model: Classifier) -> bool:
     """Load ``path`` into ``model`` if its checksum and contents are right."""
-    sums = path.with_suffix(".sha256")
-    if not path.is_file() or not sums.is_file():
-        return False
-    if sums.read_text().split()[0:1] != [_file_sha256(path)]:
+    if not checksum_matches(path):
         return False
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
@@ -194,9 +208,7 @@ def _save_cached(path: Path, model: Classifier) -> None:
     state = {"model": {k: v.cpu() for k, v in model.state_dict().items()},
              "info": json.dumps(model.info)}
     atomic_write(path, lambda tmp: torch.save(state, tmp))
-    digest = _file_sha256(path)
-    atomic_write(path.with_suffix(".sha256"),
-                 lambda tmp: Path(tmp).write_text(f"{digest}  {path.name}\n"))
+    write_checksum(path)
 
 
 _LOADED: dict = {}

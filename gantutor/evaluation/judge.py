@@ -28,7 +28,12 @@ import torch
 
 from ..checkpoint import atomic_write
 from ..env import cache_dir
-from .classifier import _file_sha256, _fingerprint, classifier_data
+from .classifier import (
+    _fingerprint,
+    checksum_matches,
+    classifier_data,
+    write_checksum,
+)
 
 JUDGE_VERSION = 1  # bump when the model or its fitting changes: old caches refit
 SEED = 0
@@ -101,16 +106,11 @@ def _save(path: Path, judge: PixelJudge) -> None:
             np.savez(f, **arrays)
 
     atomic_write(path, write)
-    digest = _file_sha256(path)
-    atomic_write(path.with_suffix(".sha256"),
-                 lambda tmp: Path(tmp).write_text(f"{digest}  {path.name}\n"))
+    write_checksum(path)
 
 
 def _load(path: Path) -> PixelJudge | None:
-    sums = path.with_suffix(".sha256")
-    if not path.is_file() or not sums.is_file():
-        return None
-    if sums.read_text().split()[0:1] != [_file_sha256(path)]:
+    if not checksum_matches(path):
         return None
     try:
         with np.load(path, allow_pickle=False) as z:
