@@ -148,3 +148,22 @@ def test_course_gan_trains_then_reuses_the_same_run(quick_cache, monkeypatch, ca
     assert all(torch.equal(a, b) for a, b in zip(G.parameters(), G2.parameters()))
     with pytest.raises(gt.GantutorError, match="no course run 'wgan'"):
         runs.course_gan("wgan", members)
+
+
+def test_dcgan_judge_benchmark_trains_each_variant_and_reports_it(
+        quick_cache, monkeypatch, capsys, load_benchmark):
+    from gantutor.course import runs
+
+    digits = gt.data.holdout_split(gt.load_dataset("digits", "train"), 0.5)
+    monkeypatch.setattr(runs, "course_data", lambda device="cpu": digits)
+    bench = load_benchmark("dcgan_judge")
+    assert bench.main(["--variants", "course", "width_64", "--scale", "0.004",
+                       "--device", "cpu"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    rows = [line for line in lines if line.startswith(("course ", "width_64 "))]
+    assert len(rows) == 2 and all(" 6 " in row for row in rows)  # 1,500 x 0.004
+    last = dict(pair.split("=") for pair in lines[-1].split())
+    assert set(last) == {"course", "width_64"}
+    assert all(0.1 <= float(v) <= 1.0 for v in last.values())
+    with pytest.raises(SystemExit):
+        bench.main(["--scale", "0"])
