@@ -217,3 +217,38 @@ def test_add_noise_is_seeded_and_clipped():
     x = torch.zeros(2, 1, 8, 8)
     a, b = metrics.add_noise(x, 3.0, seed=1), metrics.add_noise(x, 3.0, seed=1)
     assert torch.equal(a, b) and a.abs().max() <= 1
+
+
+# ------------------------------------------------------------ where the ink sits
+
+
+def _dot(row, col, size=9, value=1.0):
+    x = torch.full((1, 1, size, size), -1.0)
+    x[0, 0, row, col] = value
+    return x
+
+
+def test_centre_of_mass_of_single_pixels_and_a_bar():
+    assert metrics.centre_of_mass(_dot(2, 7)).tolist() == [[2.0, 7.0]]
+    bar = torch.full((1, 9, 9), -1.0)
+    bar[0, 4, 2:7] = 1.0  # a horizontal bar from column 2 to 6
+    assert metrics.centre_of_mass(bar).tolist() == [[4.0, 4.0]]
+    # half-grey ink weighs half: a full pixel at column 0 and a grey one at column 3
+    two = _dot(5, 0)
+    two[0, 0, 5, 3] = 0.0  # grey: half of the way from background to ink
+    assert metrics.centre_of_mass(two)[0].tolist() == pytest.approx([5.0, 1.0])
+
+
+def test_centre_of_mass_without_ink_is_nan_and_bad_shape_is_refused():
+    assert metrics.centre_of_mass(torch.full((1, 1, 4, 4), -1.0)).isnan().all()
+    with pytest.raises(GantutorError, match="grey images"):
+        metrics.centre_of_mass(torch.zeros(2, 3, 4, 4))
+
+
+def test_recentre_moves_the_ink_to_the_centre_and_keeps_it():
+    x = torch.cat([_dot(1, 7), _dot(8, 0), torch.full((1, 1, 9, 9), -1.0)])
+    moved = metrics.recentre(x, (4.0, 4.0))
+    assert metrics.centre_of_mass(moved[:2]).tolist() == [[4.0, 4.0], [4.0, 4.0]]
+    assert ((moved > -1).sum(dim=(1, 2, 3))).tolist() == [1, 1, 0]  # nothing lost
+    assert torch.equal(moved[2], x[2])  # no ink: unchanged
+    assert torch.equal(x[0], _dot(1, 7)[0])  # the input is not modified
