@@ -10,10 +10,12 @@ bring the DCGAN to the bar" can be checked and extended. Three more columns say 
 the samples differ from real digits, with held-out real digits as the first row:
 
 - ``centre``: how far each image's centre of ink lies from the real digits' mean
-  centre (root mean square, pixels). MNIST placed every digit by its centre of mass;
+  centre (root mean square, pixels); MNIST placed every digit by its centre of mass;
 - ``re-centred``: the judge's mean top-class probability after shifting every image
   so its centre of ink sits there (``gt.metrics.recentre``);
 - ``nearest``: the median distance to the nearest training image (pixel space).
+
+Run it as:
 
     python benchmarks/dcgan_judge.py              # every variant, ~45 min on 2 cores
     python benchmarks/dcgan_judge.py --variants course hinge
