@@ -387,6 +387,28 @@ def holdout_split(data: ImageData, fraction: float, seed: int = 0):
     return parts[0], parts[1]
 
 
+def translate(x: torch.Tensor, shifts, background: float = -1.0) -> torch.Tensor:
+    """Each image of ``x`` (N, C, H, W) moved by its own whole-pixel shift.
+
+    ``shifts`` is (N, 2): (rows down, columns right) per image, negative for up and
+    left. Pixels moved in take the ``background`` value; pixels moved out are gone.
+    """
+    shifts = torch.as_tensor(shifts, device=x.device).long()
+    if x.dim() != 4 or shifts.shape != (x.shape[0], 2):
+        raise GantutorError(f"need images (N, C, H, W) and one (rows, columns) shift "
+                            f"per image, got {tuple(x.shape)} and "
+                            f"{tuple(shifts.shape)}")
+    B, _, H, W = x.shape
+    s = int(shifts.abs().max()) if B else 0
+    padded = torch.nn.functional.pad(x, (s, s, s, s), value=background)
+    # output pixel (i, j) is input (i - dy, j - dx): padded (i - dy + s, j - dx + s)
+    rows = (s - shifts[:, 0, None]) + torch.arange(H, device=x.device)  # (B, H)
+    cols = (s - shifts[:, 1, None]) + torch.arange(W, device=x.device)  # (B, W)
+    b = torch.arange(B, device=x.device)[:, None, None]
+    out = padded.permute(0, 2, 3, 1)[b, rows[:, :, None], cols[:, None, :]]
+    return out.permute(0, 3, 1, 2).contiguous()  # (B, H, W, C) -> (B, C, H, W)
+
+
 def dataset_report(data) -> str:
     """One line for the top of a notebook: what data, how much, from where."""
     shape = "x".join(str(s) for s in data.shape)

@@ -120,3 +120,20 @@ def test_batches_are_index_slices_that_resume():
     assert len(set(torch.cat(first[:2]).tolist())) == 8
     with pytest.raises(GantutorError, match="batch size"):
         data.Batches(x, batch_size=11, generator=gen)
+
+
+def test_translate_moves_each_image_its_own_way_and_fills_with_background():
+    x = torch.arange(32.0).view(2, 1, 4, 4)
+    out = data.translate(x, [[1, 0], [0, -2]], background=-5.0)
+    # image 0 one row down: the top row is background, the bottom row is gone
+    assert out[0, 0, 0].tolist() == [-5.0] * 4
+    assert torch.equal(out[0, 0, 1:], x[0, 0, :3])
+    # image 1 two columns left: the two right columns are background
+    assert torch.equal(out[1, 0, :, :2], x[1, 0, :, 2:])
+    assert (out[1, 0, :, 2:] == -5.0).all()
+    assert torch.equal(data.translate(x, torch.zeros(2, 2)), x)
+
+
+def test_translate_refuses_a_shift_list_of_the_wrong_shape():
+    with pytest.raises(GantutorError, match="one \\(rows, columns\\) shift per image"):
+        data.translate(torch.zeros(3, 1, 4, 4), [[1, 0]])

@@ -31,6 +31,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..data import translate
 from ..errors import GantutorError
 
 CONDITIONS = ("real only", "real + shifts", "real + cGAN (same labels)",
@@ -89,15 +90,9 @@ def random_shift(x: torch.Tensor, max_shift: int, gen: torch.Generator) -> torch
     """
     if max_shift == 0:
         return x
-    B, _, H, W = x.shape
-    s = max_shift
-    padded = F.pad(x, (s, s, s, s), value=-1.0)  # (B, C, H + 2s, W + 2s)
-    offsets = torch.randint(0, 2 * s + 1, (B, 2), generator=gen, device=gen.device)
-    rows = offsets[:, 0, None] + torch.arange(H, device=x.device)  # (B, H)
-    cols = offsets[:, 1, None] + torch.arange(W, device=x.device)  # (B, W)
-    b = torch.arange(B, device=x.device)[:, None, None]
-    out = padded.permute(0, 2, 3, 1)[b, rows[:, :, None], cols[:, None, :]]
-    return out.permute(0, 3, 1, 2).contiguous()  # (B, H, W, C) -> (B, C, H, W)
+    offsets = torch.randint(0, 2 * max_shift + 1, (x.shape[0], 2), generator=gen,
+                            device=gen.device)
+    return translate(x, max_shift - offsets.to(x.device))
 
 
 def train_cnn(x, y, num_classes: int, cfg: AugmentConfig, seed: int = 0,

@@ -11,6 +11,7 @@ from typing import NamedTuple
 
 import torch
 
+from ..data import translate
 from ..errors import GantutorError
 
 # ------------------------------------------------------------ 2-D mixtures: modes
@@ -334,18 +335,11 @@ def recentre(images, centre, value_range=(-1.0, 1.0)) -> torch.Tensor:
     ``centre`` (row, column), as MNIST placed its digits; pixels shifted in are
     background. Images without ink are returned unchanged."""
     x = torch.as_tensor(images).detach().float()
-    com = centre_of_mass(x, value_range)
-    out = torch.full_like(x, float(value_range[0]))
-    for i, (r, c) in enumerate(com.tolist()):
-        if math.isnan(r):
-            out[i] = x[i]
-            continue
-        dr, dc = round(centre[0] - r), round(centre[1] - c)
-        h, w = x.shape[-2:]
-        src = x[i][..., max(0, -dr):h - max(0, dr), max(0, -dc):w - max(0, dc)]
-        out[i][..., max(0, dr):max(0, dr) + src.shape[-2],
-               max(0, dc):max(0, dc) + src.shape[-1]] = src
-    return out
+    want = torch.as_tensor(centre, dtype=x.dtype, device=x.device)
+    shifts = (want - centre_of_mass(x, value_range)).round().nan_to_num(0.0)
+    grey = x if x.dim() == 4 else x[:, None]  # (N, H, W) -> (N, 1, H, W)
+    out = translate(grey, shifts, background=float(value_range[0]))
+    return out if x.dim() == 4 else out[:, 0]
 
 from .classifier import Classifier, get_classifier  # noqa: E402  (re-exported)
 
