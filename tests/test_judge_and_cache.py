@@ -157,13 +157,14 @@ def test_dcgan_judge_benchmark_trains_each_variant_and_reports_it(
     digits = gt.data.holdout_split(gt.load_dataset("digits", "train"), 0.5)
     monkeypatch.setattr(runs, "course_data", lambda device="cpu": digits)
     bench = load_benchmark("dcgan_judge")
-    assert bench.main(["--variants", "course", "d_width_64", "--scale", "0.004",
+    variants = ["course", "d_width_64", "d_head_hinge"]
+    assert bench.main(["--variants", *variants, "--scale", "0.004",
                        "--device", "cpu"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     rows = {line.split()[0]: line for line in lines
-            if line.startswith(("real ", "course ", "d_width_64 "))}
-    assert set(rows) == {"real", "course", "d_width_64"}
-    assert all(" 6 " in rows[name] for name in ("course", "d_width_64"))  # 1,500 x .004
+            if line.startswith(tuple(f"{name} " for name in ["real", *variants]))}
+    assert set(rows) == {"real", *variants}
+    assert all(" 6 " in rows[name] for name in variants)  # 1,500 x .004
     # held-out real digits: the judge recognises them, and they sit where real digits
     # sit (centre spread well under a pixel on 8x8 digits)
     real = rows["real"].split()
@@ -171,7 +172,7 @@ def test_dcgan_judge_benchmark_trains_each_variant_and_reports_it(
     centre, recentred, nearest = (float(v) for v in rows["course"].split()[-3:])
     assert centre >= 0 and 0.1 <= recentred <= 1.0 and nearest > 0
     last = dict(pair.split("=") for pair in lines[-1].split())
-    assert set(last) == {"course", "d_width_64"}  # the reference row is not a variant
+    assert set(last) == set(variants)  # the reference row is not a variant
     assert all(0.1 <= float(v) <= 1.0 for v in last.values())
     with pytest.raises(SystemExit):
         bench.main(["--scale", "0"])

@@ -69,3 +69,37 @@ def test_bad_model_requests():
 def test_build_gan_refuses_a_pack_that_is_not_a_positive_whole_number(pack):
     with pytest.raises(GantutorError, match="pack must be"):
         models.build_gan("mlp", (1, 8, 8), pack=pack)
+
+
+@pytest.mark.parametrize("shape", [(1, 8, 8), (1, 28, 28), (3, 32, 32)])
+def test_dcgan_discriminator_head_judges_whole_images(shape):
+    _, D = models.build_gan("dcgan", shape, width=8, d_head=16, seed=0)
+    x = torch.randn(5, *shape)
+    assert D(x).shape == (5,)
+    hidden = [m for m in D.modules() if isinstance(m, torch.nn.Linear)]
+    assert [m.out_features for m in hidden] == [16, 1]
+    # in eval mode each logit depends on its own image only, and on all its pixels
+    x.requires_grad_(True)
+    D.eval()
+    D(x)[0].backward()
+    assert (x.grad[0].abs().sum(dim=0) > 0).all()
+    assert (x.grad[1:] == 0).all()
+    rebuilt = models.from_spec(D.spec)
+    rebuilt.load_state_dict(D.state_dict())
+    rebuilt.eval()
+    assert torch.equal(rebuilt(x), D(x))
+
+
+def test_dcgan_discriminator_without_head_keeps_its_spec_and_layers():
+    # runs cached before the head existed keep their keys: no "head" in the spec
+    _, D = models.build_gan("dcgan", (1, 28, 28), width=8)
+    assert "head" not in D.spec["kwargs"]
+    assert isinstance(D.net[-1], torch.nn.Conv2d) and D.net[-1].kernel_size == (7, 7)
+    _, D = models.build_gan("dcgan", (1, 28, 28), width=8, d_width=4)
+    assert D.net[0].out_channels == 4
+
+
+@pytest.mark.parametrize("head", [-1, 2.5, True])
+def test_dcgan_discriminator_refuses_a_bad_head(head):
+    with pytest.raises(GantutorError, match="head must be"):
+        models.build_gan("dcgan", (1, 28, 28), d_head=head)

@@ -173,13 +173,24 @@ class DCGANGenerator(_Spec):
 
 
 class DCGANDiscriminator(_Spec):
-    """x (B, C, S, S) -> logits (B / pack,): strided convs, BN, LeakyReLU(0.2)."""
+    """x (B, C, S, S) -> logits (B / pack,): strided convs, BN, LeakyReLU(0.2).
+
+    ``head``: 0 reads the logit off the last feature map with one linear layer, as
+    in the DCGAN paper; N > 0 puts a 3x3 convolution stage and a fully connected
+    hidden layer of N units before the logit, so D can judge the shape as a whole.
+    """
 
     def __init__(self, shape=(1, 28, 28), width=64, num_classes=0, pack=1,
-                 spectral_norm=False):
+                 spectral_norm=False, head=0):
         super().__init__()
+        if isinstance(head, bool) or not isinstance(head, int) or head < 0:
+            raise GantutorError(f"head must be a whole number of hidden units, 0 or "
+                                f"more (0: the DCGAN paper's linear read-out), got "
+                                f"{head!r}")
+        # head=0 stays out of the spec, so runs cached before it existed keep their keys
         self._remember(shape=tuple(shape), width=width, num_classes=num_classes,
-                       pack=pack, spectral_norm=spectral_norm)
+                       pack=pack, spectral_norm=spectral_norm,
+                       **({"head": head} if head else {}))
         channels, size = shape[0], shape[-1]
         _check_size(size)
         self.shape, self.pack, self.num_classes = tuple(shape), pack, num_classes
@@ -192,16 +203,25 @@ class DCGANDiscriminator(_Spec):
         if size == 8:  # 8 -> 4 -> 4 -> 1
             layers = [nn.Conv2d(cin, w, 4, 2, 1), nn.LeakyReLU(0.2, True),
                       nn.Conv2d(w, 2 * w, 3, 1, 1, bias=False), norm(2 * w),
-                      nn.LeakyReLU(0.2, True), nn.Conv2d(2 * w, 1, 4, 1, 0)]
+                      nn.LeakyReLU(0.2, True)]
         else:  # 28 -> 14 -> 7 -> 1  (32 -> 16 -> 8 -> 4 -> 1)
             layers = [nn.Conv2d(cin, w, 4, 2, 1), nn.LeakyReLU(0.2, True),
                       nn.Conv2d(w, 2 * w, 4, 2, 1, bias=False), norm(2 * w),
                       nn.LeakyReLU(0.2, True)]
             if size == 32:
                 layers += [nn.Conv2d(2 * w, 2 * w, 4, 2, 1, bias=False), norm(2 * w),
-                           nn.LeakyReLU(0.2, True), nn.Conv2d(2 * w, 1, 4, 1, 0)]
-            else:
-                layers += [nn.Conv2d(2 * w, 1, 7, 1, 0)]
+                           nn.LeakyReLU(0.2, True)]
+        side = 7 if size == 28 else 4  # of the last feature map, (2w, side, side)
+        if head:
+            # a 3x3 stage (each feature then sees 18 of the 28 pixels across, not 10)
+            # and a hidden layer over the whole map: D judges the digit as a whole,
+            # where one linear layer can only add up what each patch looks like
+            layers += [nn.Conv2d(2 * w, 4 * w, 3, 1, 1, bias=False), norm(4 * w),
+                       nn.LeakyReLU(0.2, True), nn.Flatten(),
+                       nn.Linear(4 * w * side * side, head), nn.LeakyReLU(0.2, True),
+                       nn.Linear(head, 1)]
+        else:  # the DCGAN paper's read-out: one linear map of the last feature map
+            layers += [nn.Conv2d(2 * w, 1, side, 1, 0)]
         self.net = nn.Sequential(*layers)
         dcgan_init(self)
         if spectral_norm:
@@ -225,7 +245,9 @@ def build_gan(model: str, shape, z_dim: int = 100, num_classes: int = 0, pack: i
 
     ``model`` is ``"mlp"`` or ``"dcgan"`` (images only). Extra keyword arguments go to
     both constructors where they apply (``hidden``/``g_hidden``/``d_hidden``,
-    ``width``; for the MLP generator also ``batch_norm`` and ``g_activation``).
+    ``width``; for the MLP generator also ``batch_norm`` and ``g_activation``; for the
+    DCGAN discriminator also ``d_width`` (default: ``width``) and ``d_head``, the
+    hidden units of its fully connected head, 0 for none).
     ``seed``: initialise the weights from this seed, leaving the global random state
     untouched (two notebooks then build the very same networks); None draws them
     from the global random state.
@@ -254,7 +276,8 @@ def build_gan(model: str, shape, z_dim: int = 100, num_classes: int = 0, pack: i
                                 "2-D mixtures")
         width = kwargs.get("width", 64)
         G = DCGANGenerator(shape, z_dim, width, num_classes)
-        D = DCGANDiscriminator(shape, width, num_classes, pack, spectral_norm)
+        D = DCGANDiscriminator(shape, kwargs.get("d_width", width), num_classes, pack,
+                               spectral_norm, kwargs.get("d_head", 0))
     else:
         raise GantutorError(
             f"unknown model {model!r}: choose one of {', '.join(MODELS)}")
