@@ -10,8 +10,8 @@ did not bring the DCGAN to the bar" can be checked and extended. The ``d_head``
 variants give the discriminator a head that judges the whole digit (a 3x3 stage and a
 fully connected hidden layer before the logit, ``build_gan(..., d_head=256)``); the
 DCGAN paper's discriminator adds up, with one linear layer, what each 10x10 patch
-looks like. Three more columns say where
-the samples differ from real digits, with held-out real digits as the first row:
+looks like. Three more columns say where the samples differ from real digits, with
+held-out real digits as the first row:
 
 - ``centre``: how far each image's centre of ink lies from the real digits' mean
   centre (root mean square, pixels); MNIST placed every digit by its centre of mass;

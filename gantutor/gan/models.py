@@ -213,9 +213,9 @@ class DCGANDiscriminator(_Spec):
                            nn.LeakyReLU(0.2, True)]
         side = 7 if size == 28 else 4  # of the last feature map, (2w, side, side)
         if head:
-            # a 3x3 stage (each feature then sees 18 of the 28 pixels across, not 10)
-            # and a hidden layer over the whole map: D judges the digit as a whole,
-            # where one linear layer can only add up what each patch looks like
+            # a 3x3 stage (on 28x28 images each feature then sees 18 pixels across,
+            # not 10) and a hidden layer over the whole map: D judges the digit as a
+            # whole, where one linear layer can only add up what each patch looks like
             layers += [nn.Conv2d(2 * w, 4 * w, 3, 1, 1, bias=False), norm(4 * w),
                        nn.LeakyReLU(0.2, True), nn.Flatten(),
                        nn.Linear(4 * w * side * side, head), nn.LeakyReLU(0.2, True),
