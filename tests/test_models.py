@@ -72,7 +72,7 @@ def test_build_gan_refuses_a_pack_that_is_not_a_positive_whole_number(pack):
 
 
 @pytest.mark.parametrize("shape", [(1, 8, 8), (1, 28, 28), (3, 32, 32)])
-def test_dcgan_discriminator_head_judges_whole_images(shape):
+def test_dcgan_discriminator_head_shapes_and_rebuild(shape):
     _, D = models.build_gan("dcgan", shape, width=8, d_head=16, seed=0)
     x = torch.randn(5, *shape)
     assert D(x).shape == (5,)
