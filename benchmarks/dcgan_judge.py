@@ -61,6 +61,11 @@ VARIANTS = {
                      1.0),
     "d_head_hinge_2x": ("d_head 256, hinge loss, twice the steps", {"d_head": 256},
                         {"loss": "hinge"}, 2.0),
+    "refine_d_head_hinge": ("G draws with a 3x3 conv, d_head 256, hinge",
+                            {"g_refine": True, "d_head": 256}, {"loss": "hinge"}, 1.0),
+    "refine_d_head_hinge_2x": ("the same, twice the steps",
+                               {"g_refine": True, "d_head": 256}, {"loss": "hinge"},
+                               2.0),
 }
 
 

@@ -103,3 +103,33 @@ def test_dcgan_discriminator_without_head_keeps_its_spec_and_layers():
 def test_dcgan_discriminator_refuses_a_bad_head(head):
     with pytest.raises(GantutorError, match="head must be"):
         models.build_gan("dcgan", (1, 28, 28), d_head=head)
+
+
+@pytest.mark.parametrize("shape", [(1, 8, 8), (1, 28, 28), (3, 32, 32)])
+def test_dcgan_generator_refine_draws_the_image_with_a_3x3_convolution(shape):
+    G, _ = models.build_gan("dcgan", shape, width=8, g_refine=True, seed=0)
+    x = G(torch.randn(5, G.z_dim))
+    assert x.shape == (5, *shape) and x.abs().max() <= 1
+    last = G.net[-2]
+    assert isinstance(last, torch.nn.Conv2d) and last.kernel_size == (3, 3)
+    assert (last.in_channels, last.out_channels) == (8, shape[0])
+    assert G.spec["kwargs"]["refine"] is True
+    rebuilt = models.from_spec(G.spec)
+    rebuilt.load_state_dict(G.state_dict())
+    G.eval(), rebuilt.eval()
+    z = torch.randn(3, G.z_dim)
+    assert torch.equal(rebuilt(z), G(z))
+
+
+def test_dcgan_generator_without_refine_keeps_its_spec_and_layers():
+    # runs cached before refine existed keep their keys: no "refine" in the spec
+    G, _ = models.build_gan("dcgan", (1, 28, 28), width=8)
+    assert "refine" not in G.spec["kwargs"]
+    assert isinstance(G.net[-2], torch.nn.ConvTranspose2d)
+    assert G.net[-2].out_channels == 1
+
+
+@pytest.mark.parametrize("refine", [1, "yes", None])
+def test_dcgan_generator_refuses_a_refine_that_is_not_a_bool(refine):
+    with pytest.raises(GantutorError, match="refine must be True or False"):
+        models.build_gan("dcgan", (1, 28, 28), g_refine=refine)

@@ -65,12 +65,19 @@ MLP_RUN = CourseRun(
 )
 
 
-# Notebook 06's DCGAN: a learning rate of 4e-4 that falls linearly to 0 over the
-# second half of the steps (the annealing lets the strokes settle).
+# Notebook 06's DCGAN: the DCGAN paper's networks at width 32 with two changes that
+# let the pixel judge read its samples as surely as the MLP GAN's. G draws the image
+# with a 3x3 convolution from 32 full-size feature maps (``g_refine``), and D judges
+# the whole digit through a fully connected head (``d_head``) instead of adding up
+# what each 10x10 patch looks like; the hinge loss, and a learning rate of 4e-4 that
+# falls linearly to 0 over the second half of the steps. benchmarks/dcgan_judge.py
+# measures each change: the paper's networks stay between 0.82 and 0.88 in mean
+# top-class probability; this run reaches 0.915 with every class recognised.
 DCGAN_RUN = CourseRun(
-    model="dcgan", seed=0, build=dict(width=32),
-    train=dict(batch_size=64, lr=4e-4, lr_decay=0.5, log_every=25, snapshot_every=250),
-    full_steps=1500, fast_steps=40,
+    model="dcgan", seed=0, build=dict(width=32, g_refine=True, d_head=256),
+    train=dict(batch_size=64, lr=4e-4, lr_decay=0.5, loss="hinge", log_every=25,
+               snapshot_every=500),
+    full_steps=3000, fast_steps=40,
 )
 
 RUNS = {"mlp": MLP_RUN, "dcgan": DCGAN_RUN}

@@ -136,12 +136,21 @@ class DCGANGenerator(_Spec):
     """z (B, z_dim) -> x (B, C, S, S) with transposed convolutions, BN, ReLU, tanh.
 
     S is 8 (digits), 28 (MNIST) or 32. No pooling, no fully connected hidden layers.
+    ``refine``: False makes the image with the last transposed convolution, as in the
+    DCGAN paper; True lets that one make ``width`` feature maps at full size, and a
+    3x3 convolution draws the image from them, so every pixel is set from its
+    neighbourhood (thin strokes with clean edges).
     """
 
-    def __init__(self, shape=(1, 28, 28), z_dim=100, width=64, num_classes=0):
+    def __init__(self, shape=(1, 28, 28), z_dim=100, width=64, num_classes=0,
+                 refine=False):
         super().__init__()
+        if not isinstance(refine, bool):
+            raise GantutorError(f"refine must be True or False, got {refine!r}")
+        # refine=False stays out of the spec, so runs cached before it existed keep
+        # their keys
         self._remember(shape=tuple(shape), z_dim=z_dim, width=width,
-                       num_classes=num_classes)
+                       num_classes=num_classes, **({"refine": True} if refine else {}))
         channels, size = shape[0], shape[-1]
         _check_size(size)
         self.shape, self.z_dim, self.num_classes = tuple(shape), z_dim, num_classes
@@ -154,15 +163,18 @@ class DCGANGenerator(_Spec):
 
         if size == 8:  # 1 -> 4 -> 8
             layers = [nn.ConvTranspose2d(zin, 2 * w, 4, 1, 0, bias=False),
-                      nn.BatchNorm2d(2 * w), nn.ReLU(True),
-                      nn.ConvTranspose2d(2 * w, channels, 4, 2, 1)]
+                      nn.BatchNorm2d(2 * w), nn.ReLU(True)]
         else:  # 1 -> 7 (or 4 -> 8) -> 14 (16) -> 28 (32)
             first = 7 if size == 28 else 4
             layers = [nn.ConvTranspose2d(zin, 4 * w, first, 1, 0, bias=False),
                       nn.BatchNorm2d(4 * w), nn.ReLU(True)]
             if size == 32:
                 layers += up(4 * w, 4 * w)
-            layers += up(4 * w, 2 * w) + [nn.ConvTranspose2d(2 * w, channels, 4, 2, 1)]
+            layers += up(4 * w, 2 * w)
+        if refine:  # the last doubling makes w maps; a 3x3 convolution draws the image
+            layers += up(2 * w, w) + [nn.Conv2d(w, channels, 3, 1, 1)]
+        else:
+            layers += [nn.ConvTranspose2d(2 * w, channels, 4, 2, 1)]
         self.net = nn.Sequential(*layers, nn.Tanh())
         dcgan_init(self)
 
@@ -246,6 +258,7 @@ def build_gan(model: str, shape, z_dim: int = 100, num_classes: int = 0, pack: i
     ``model`` is ``"mlp"`` or ``"dcgan"`` (images only). Extra keyword arguments go to
     both constructors where they apply (``hidden``/``g_hidden``/``d_hidden``,
     ``width``; for the MLP generator also ``batch_norm`` and ``g_activation``; for the
+    DCGAN generator also ``g_refine`` (a 3x3 convolution draws the image); for the
     DCGAN discriminator also ``d_width`` (default: ``width``) and ``d_head``, the
     hidden units of its fully connected head, 0 for none).
     ``seed``: initialise the weights from this seed, leaving the global random state
@@ -275,7 +288,8 @@ def build_gan(model: str, shape, z_dim: int = 100, num_classes: int = 0, pack: i
             raise GantutorError("the DCGAN model needs images; use --model mlp for "
                                 "2-D mixtures")
         width = kwargs.get("width", 64)
-        G = DCGANGenerator(shape, z_dim, width, num_classes)
+        G = DCGANGenerator(shape, z_dim, width, num_classes,
+                           kwargs.get("g_refine", False))
         D = DCGANDiscriminator(shape, kwargs.get("d_width", width), num_classes, pack,
                                spectral_norm, kwargs.get("d_head", 0))
     else:
