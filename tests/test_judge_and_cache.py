@@ -157,14 +157,15 @@ def test_dcgan_judge_benchmark_trains_each_variant_and_reports_it(
     digits = gt.data.holdout_split(gt.load_dataset("digits", "train"), 0.5)
     monkeypatch.setattr(runs, "course_data", lambda device="cpu": digits)
     bench = load_benchmark("dcgan_judge")
-    variants = ["course", "d_width_64", "d_head_hinge"]
+    variants = ["course", "paper", "d_width_64", "d_head_hinge"]
     assert bench.main(["--variants", *variants, "--scale", "0.004",
                        "--device", "cpu"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     rows = {line.split()[0]: line for line in lines
             if line.startswith(tuple(f"{name} " for name in ["real", *variants]))}
     assert set(rows) == {"real", *variants}
-    assert all(" 6 " in rows[name] for name in variants)  # 1,500 x .004
+    assert " 12 " in rows["course"]  # the course's 3,000 steps x .004
+    assert all(" 6 " in rows[name] for name in variants[1:])  # the paper's 1,500
     # held-out real digits: the judge recognises them, and they sit where real digits
     # sit (centre spread well under a pixel on 8x8 digits)
     real = rows["real"].split()
