@@ -138,8 +138,8 @@ class DCGANGenerator(_Spec):
     S is 8 (digits), 28 (MNIST) or 32. No pooling, no fully connected hidden layers.
     ``refine``: False makes the image with the last transposed convolution, as in the
     DCGAN paper; True lets that one make ``width`` feature maps at full size, and a
-    3x3 convolution draws the image from them, so every pixel is set from its
-    neighbourhood (thin strokes with clean edges).
+    3x3 convolution draws the image from them, so every pixel is set from the maps
+    around it.
     """
 
     def __init__(self, shape=(1, 28, 28), z_dim=100, width=64, num_classes=0,
