@@ -116,7 +116,8 @@ def test_dcgan_generator_refine_draws_the_image_with_a_3x3_convolution(shape):
     assert G.spec["kwargs"]["refine"] is True
     rebuilt = models.from_spec(G.spec)
     rebuilt.load_state_dict(G.state_dict())
-    G.eval(), rebuilt.eval()
+    G.eval()
+    rebuilt.eval()
     z = torch.randn(3, G.z_dim)
     assert torch.equal(rebuilt(z), G(z))
 
